@@ -1,0 +1,25 @@
+# One entry point for a fresh machine: `make demo` runs the main job, `make test` runs every test.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EXTRAS ?= train,dev
+
+.PHONY: setup demo test lint
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# The CPU wheel of torch 2.13.0 lies on the build machines' disk; a looser pin would pull a multi-GB CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
+	touch $@
+
+demo: setup
+	$(VENV)/bin/editseq lintseq examples/sample.jsonl -o runs/sample.lintseq.jsonl -s 2 --show
+
+lint: setup
+	$(PY) -m ruff check .
+
+test: setup lint
+	$(PY) -m pytest -q

@@ -1,0 +1,221 @@
+"""Pyflakes, in process: ``check(text) -> list[LintError]`` and which errors an edit introduced.
+
+Which pyflakes messages are *errors* (the program is broken: it fails to compile, or raises as soon as the
+offending line runs) and which are only *warnings* (style and dead code) is decided here, once, for the whole
+project. LintSeq keeps every intermediate program free of new errors; the editor only shows suggestions that add
+none. Warnings never block anything: a half-written program naturally has unused imports and variables.
+
+The decision, by pyflakes message class (``tests/test_lint.py`` checks that every class pyflakes defines is listed):
+
+- errors: syntax errors (from the parser, kind ``SyntaxError``), undefined names, locals and exports, ``return`` /
+  ``yield`` / ``await`` outside a function, ``break`` / ``continue`` outside a loop, duplicate arguments, a bare
+  ``except:`` that is not last, starred-assignment mistakes, ``import *`` inside a function, ``raise
+  NotImplemented``, ``print >>f`` syntax, undefined ``__future__`` features and late ``__future__`` imports,
+  forward annotations that do not parse, and format strings that cannot be formatted with the arguments given.
+- warnings: everything else (unused imports, variables and annotations, redefinitions, ``is`` with a literal,
+  f-strings without placeholders, ``import *`` used, repeated dict keys, extra named or positional format arguments
+  that Python silently ignores, and so on).
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pyflakes import checker as _checker
+from pyflakes import messages as _messages
+
+SYNTAX_ERROR = "SyntaxError"
+
+ERROR_KINDS: frozenset[str] = frozenset(
+    {
+        SYNTAX_ERROR,
+        "UndefinedName",
+        "UndefinedLocal",
+        "UndefinedExport",
+        "ReturnOutsideFunction",
+        "YieldOutsideFunction",
+        "BreakOutsideLoop",
+        "ContinueOutsideLoop",
+        "DuplicateArgument",
+        "DefaultExceptNotLast",
+        "TwoStarredExpressions",
+        "TooManyExpressionsInStarredAssignment",
+        "ImportStarNotPermitted",
+        "LazyImportStarNotPermitted",
+        "LazyImportNotAtModuleScope",
+        "RaiseNotImplemented",
+        "InvalidPrintSyntax",
+        "FutureFeatureNotDefined",
+        "LateFutureImport",
+        "ForwardAnnotationSyntaxError",
+        "StringDotFormatInvalidFormat",
+        "StringDotFormatMissingArgument",
+        "StringDotFormatMixingAutomatic",
+        "PercentFormatInvalidFormat",
+        "PercentFormatMissingArgument",
+        "PercentFormatMixedPositionalAndNamed",
+        "PercentFormatExpectedMapping",
+        "PercentFormatExpectedSequence",
+        "PercentFormatPositionalCountMismatch",
+        "PercentFormatStarRequiresSequence",
+        "PercentFormatUnsupportedFormatCharacter",
+    }
+)
+
+WARNING_KINDS: frozenset[str] = frozenset(
+    {
+        "UnusedImport",
+        "UnusedVariable",
+        "UnusedAnnotation",
+        "UnusedIndirectAssignment",
+        "RedefinedWhileUnused",
+        "ImportShadowedByLoopVar",
+        "ImportStarUsed",
+        "ImportStarUsage",
+        "EagerUseOfLazyImport",
+        "IsLiteral",
+        "IfTuple",
+        "AssertTuple",
+        "FStringMissingPlaceholders",
+        "TStringMissingPlaceholders",
+        "MultiValueRepeatedKeyLiteral",
+        "MultiValueRepeatedKeyVariable",
+        "StringDotFormatExtraNamedArguments",
+        "StringDotFormatExtraPositionalArguments",
+        "PercentFormatExtraNamedArguments",
+        "DoctestSyntaxError",
+    }
+)
+
+
+@dataclass(frozen=True, order=True)
+class LintError:
+    """One pyflakes finding: 1-based line, 0-based column, the message class name, the text."""
+
+    line: int
+    column: int
+    kind: str
+    message: str
+
+    @property
+    def is_error(self) -> bool:
+        """True for errors, False for warnings (see the module docstring for the split)."""
+        return is_error_kind(self.kind)
+
+    def __str__(self) -> str:
+        return f"{self.line}:{self.column + 1}: {self.message} [{self.kind}]"
+
+
+def is_error_kind(kind: str) -> bool:
+    """Whether a pyflakes message class name counts as an error; unknown kinds count as errors (fail safe)."""
+    return kind not in WARNING_KINDS
+
+
+def check(text: str, *, errors_only: bool = False) -> list[LintError]:
+    """Lint a Python source string with pyflakes; returns findings sorted by position."""
+    try:
+        tree = parse(text)
+    except SyntaxError as exc:
+        return [syntax_error(exc, text)]
+    found = check_tree(tree)
+    if errors_only:
+        found = [e for e in found if e.is_error]
+    return found
+
+
+def errors(text: str) -> list[LintError]:
+    """The findings of ``check`` that count as errors."""
+    return check(text, errors_only=True)
+
+
+def parse(text: str) -> ast.Module:
+    """Parse source text the way ``check`` does (raises SyntaxError, and ValueError for NUL bytes as SyntaxError)."""
+    with warnings.catch_warnings():
+        # Invalid escape sequences and the like are the program's business, not ours.
+        warnings.simplefilter("ignore")
+        try:
+            return ast.parse(text)
+        except (ValueError, MemoryError, RecursionError) as exc:  # NUL bytes, absurd nesting
+            raise SyntaxError(str(exc)) from exc
+
+
+def check_tree(tree: ast.Module) -> list[LintError]:
+    """Run pyflakes on an already parsed module; returns findings sorted by position."""
+    result = _checker.Checker(tree, filename="<buffer>", withDoctest=False)
+    return sorted(_from_message(m) for m in result.messages)
+
+
+def syntax_error(exc: SyntaxError, text: str) -> LintError:
+    """Turn a parser SyntaxError into a LintError, clamping its position into the text."""
+    n_lines = max(1, text.count("\n") + 1)
+    line = min(max(exc.lineno or 1, 1), n_lines)
+    column = max((exc.offset or 1) - 1, 0)
+    return LintError(line, column, SYNTAX_ERROR, exc.msg or str(exc))
+
+
+def _from_message(message: _messages.Message) -> LintError:
+    text = message.message % message.message_args
+    return LintError(message.lineno, message.col, type(message).__name__, text)
+
+
+def new_errors(
+    before: str | Sequence[LintError],
+    after: str | Sequence[LintError],
+    *,
+    before_text: str | None = None,
+    after_text: str | None = None,
+) -> list[LintError]:
+    """Errors in ``after`` that ``before`` did not already have.
+
+    Either side may be source text (it is linted) or a list of findings. An error counts as old if ``before`` has
+    one of the same kind and message on the line that maps onto it (lines are mapped with difflib, so an insertion
+    above an old error does not make it new); failing that, if ``before`` has an unmatched one of the same kind and
+    message anywhere (an edit can move where Python reports a syntax error). Warnings are ignored.
+    """
+    if isinstance(before, str):
+        before_text, before = before, errors(before)
+    if isinstance(after, str):
+        after_text, after = after, errors(after)
+    old = [e for e in before if e.is_error]
+    fresh = [e for e in after if e.is_error]
+    if not fresh:
+        return []
+    if not old:
+        return fresh
+
+    line_map = _line_map(before_text, after_text) if before_text is not None and after_text is not None else {}
+    unmatched_old = Counter((e.line, e.kind, e.message) for e in old)
+    remaining: list[LintError] = []
+    for e in fresh:
+        key = (line_map.get(e.line, e.line), e.kind, e.message)
+        if unmatched_old[key] > 0:
+            unmatched_old[key] -= 1
+        else:
+            remaining.append(e)
+
+    by_message = Counter()
+    for (_, kind, message), count in unmatched_old.items():
+        by_message[(kind, message)] += count
+    result = []
+    for e in remaining:
+        if by_message[(e.kind, e.message)] > 0:
+            by_message[(e.kind, e.message)] -= 1
+        else:
+            result.append(e)
+    return result
+
+
+def _line_map(before_text: str, after_text: str) -> dict[int, int]:
+    """1-based line numbers of ``after`` mapped to the line of ``before`` they came from (unchanged lines only)."""
+    a = before_text.splitlines()
+    b = after_text.splitlines()
+    mapping: dict[int, int] = {}
+    for block in difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks():
+        for offset in range(block.size):
+            mapping[block.b + offset + 1] = block.a + offset + 1
+    return mapping
