@@ -16,6 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: setup
+	$(VENV)/bin/editseq model install
 	$(VENV)/bin/editseq lintseq examples/sample.jsonl -o runs/sample.lintseq.jsonl -s 2 --show
 
 lint: setup

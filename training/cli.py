@@ -27,6 +27,11 @@ def serve(ctx: typer.Context) -> None:
     os.execv(sys.executable, [sys.executable, "-m", "lsp_server", *ctx.args])
 
 
+from model_runtime.cli import register as _register_model_runtime  # noqa: E402
+
+_register_model_runtime(app)
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,305 @@
+"""Load a causal language model once: a local HF directory, a GGUF file, or a hub id; returns a ``LoadedModel``.
+
+Security defaults: weights are read from safetensors only (a pickle can run code on load) and
+``trust_remote_code`` is off unless the caller asks. The tokenizer always knows ``<|diff|>``: it is added as an
+ordinary token when missing and the embeddings are resized to match. A GGUF file is dequantised by transformers'
+GGUF loader (package ``gguf``) once and cached as a safetensors directory, so the next load takes a fraction of a
+second instead of tens of seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from model_runtime.edits import DIFF_TOKEN
+
+if TYPE_CHECKING:  # torch and transformers are imported lazily so that `editseq --help` stays fast
+    import torch
+
+HOME_ENV = "EDITSEQ_HOME"
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+# Chosen by measurement (benchmarks/suggest_latency.py): on CPU fp32 decodes batch 1 faster than bf16 on this
+# machine's cores and keeps the reference quality; on GPUs half precision is both faster and good enough.
+DEFAULT_DTYPES = {"cpu": "float32", "cuda": "bfloat16", "mps": "float16"}
+
+
+class ModelLoadError(RuntimeError):
+    """A model that cannot be loaded; the message says what was looked for and why it failed."""
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for generation: model and tokenizer on ``device`` in ``dtype``, plus where they came from."""
+
+    model: Any
+    tokenizer: Any
+    device: str
+    dtype: torch.dtype
+    source: str
+    adapter: str | None = None
+    diff_token_id: int = -1
+    eos_token_ids: tuple[int, ...] = ()
+    # Generation serialises on this lock: one model, one forward pass at a time (the LSP runs handlers in threads).
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def n_parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+
+def editseq_home() -> Path:
+    """The user cache directory for converted models: ``$EDITSEQ_HOME`` or ``~/.cache/editseq``."""
+    return Path(os.environ.get(HOME_ENV) or Path.home() / ".cache" / "editseq").expanduser()
+
+
+def resolve_device(device: str = "auto") -> str:
+    """The device to run on: ``auto`` picks CUDA, then MPS, then CPU; an explicit choice is checked."""
+    import torch
+
+    device = (device or "auto").lower()
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+    base = device.split(":")[0]
+    if base not in DEVICES:
+        raise ModelLoadError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    if base == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError("device 'cuda' was asked for but torch sees no CUDA GPU")
+    if base == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ModelLoadError("device 'mps' was asked for but torch sees no Apple GPU")
+    return device
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:
+    """The torch dtype to load in: ``auto``/None takes the measured default for the device."""
+    import torch
+
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    name = DEFAULT_DTYPES[device.split(":")[0]] if dtype in (None, "auto") else str(dtype)
+    if name == "bfloat16" and device.startswith("cuda") and not torch.cuda.is_bf16_supported():
+        name = "float16"
+    value = getattr(torch, name.replace("torch.", ""), None)
+    if not isinstance(value, torch.dtype):
+        raise ModelLoadError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16")
+    return value
+
+
+_CACHE: dict[tuple, LoadedModel] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def load_model(
+    spec: str | os.PathLike[str],
+    *,
+    device: str = "auto",
+    dtype: str | torch.dtype | None = "auto",
+    adapter: str | os.PathLike[str] | None = None,
+    trust_remote_code: bool = False,
+    merge_adapter: bool = True,
+    reload: bool = False,
+) -> LoadedModel:
+    """Load (or return the already loaded) model named by ``spec``.
+
+    ``spec`` is a local HF directory, a ``.gguf`` file, or a hub id (which needs a reachable hub or a filled hub
+    cache). ``adapter`` is a PEFT (LoRA) directory applied on top; it is merged into the weights for speed unless
+    ``merge_adapter`` is False. Raises ModelLoadError with a message that says what was looked for.
+    """
+    device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, device)
+    source = _source_key(spec)
+    adapter_key = str(Path(adapter).expanduser().resolve()) if adapter else None
+    key = (source, device, str(torch_dtype), adapter_key, trust_remote_code, merge_adapter)
+    with _CACHE_LOCK:
+        if not reload and key in _CACHE:
+            return _CACHE[key]
+        loaded = _load_uncached(spec, device, torch_dtype, adapter_key, trust_remote_code, merge_adapter)
+        _CACHE[key] = loaded
+        return loaded
+
+
+def clear_cache() -> None:
+    """Forget every loaded model (the next ``load_model`` call reads from disk again)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def _source_key(spec: str | os.PathLike[str]) -> str:
+    path = Path(spec).expanduser()
+    return str(path.resolve()) if path.exists() else str(spec)
+
+
+def _looks_like_path(spec: str) -> bool:
+    # Hub ids are "name" or "org/name"; anything else that names a missing file is a typo'd path, not a hub id.
+    return spec.startswith((".", "/", "~")) or "\\" in spec or spec.count("/") > 1
+
+
+def _load_uncached(
+    spec: str | os.PathLike[str],
+    device: str,
+    torch_dtype: torch.dtype,
+    adapter: str | None,
+    trust_remote_code: bool,
+    merge_adapter: bool,
+) -> LoadedModel:
+    path = Path(spec).expanduser()
+    if path.is_file() and path.suffix == ".gguf":
+        directory = convert_gguf(path)
+        model, tokenizer = _from_directory(str(directory), torch_dtype, trust_remote_code, local_only=True)
+    elif path.is_dir():
+        model, tokenizer = _from_directory(str(path), torch_dtype, trust_remote_code, local_only=True)
+    elif path.exists():
+        raise ModelLoadError(
+            f"{path} is a file but not a .gguf file; give a model directory, a .gguf file or a hub id"
+        )
+    elif _looks_like_path(str(spec)) or str(spec).endswith(".gguf"):
+        raise ModelLoadError(f"no model at {path}: the directory or .gguf file does not exist")
+    else:
+        model, tokenizer = _from_hub(str(spec), torch_dtype, trust_remote_code)
+
+    tokenizer_source = adapter if adapter and (Path(adapter) / "tokenizer_config.json").is_file() else None
+    if tokenizer_source:
+        # An adapter trained with its own tokenizer (for example with <|diff|> already added) must use that one.
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_source, trust_remote_code=trust_remote_code)
+    diff_id = ensure_diff_token(model, tokenizer)
+    if adapter:
+        model = _apply_adapter(model, adapter, merge_adapter)
+    model.to(device)
+    model.eval()
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        device=device,
+        dtype=torch_dtype,
+        source=str(path.resolve()) if path.exists() else str(spec),
+        adapter=adapter,
+        diff_token_id=diff_id,
+        eos_token_ids=_eos_ids(model, tokenizer),
+    )
+
+
+def _from_directory(name: str, torch_dtype: torch.dtype, trust_remote_code: bool, *, local_only: bool):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if local_only and not any(Path(name).glob("*.safetensors")):
+        found = sorted(p.name for p in Path(name).iterdir())[:8]
+        raise ModelLoadError(
+            f"{name} holds no .safetensors weights (found: {', '.join(found) or 'nothing'}); EditSeq loads "
+            "safetensors only, because pickled weights can run code when loaded"
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            name, trust_remote_code=trust_remote_code, local_files_only=local_only
+        )
+        model = AutoModelForCausalLM.from_pretrained(
+            name,
+            dtype=torch_dtype,
+            use_safetensors=True,
+            trust_remote_code=trust_remote_code,
+            local_files_only=local_only,
+        )
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"could not load a causal language model from {name}: {exc}") from exc
+    return model, tokenizer
+
+
+def _from_hub(repo_id: str, torch_dtype: torch.dtype, trust_remote_code: bool):
+    """Load from the hub cache first, then the hub itself; offline, say exactly what was looked for."""
+    try:
+        return _from_directory(repo_id, torch_dtype, trust_remote_code, local_only=True)
+    except ModelLoadError as cached_error:
+        try:
+            return _from_directory(repo_id, torch_dtype, trust_remote_code, local_only=False)
+        except ModelLoadError as exc:
+            raise ModelLoadError(
+                f"{repo_id!r} is not a local directory or .gguf file, is not in the Hugging Face cache, and the hub "
+                f"could not provide it (offline or unknown id). Give a local path instead. Details: {exc}"
+            ) from cached_error
+
+
+def ensure_diff_token(model, tokenizer) -> int:
+    """Add ``<|diff|>`` to the tokenizer when missing (resizing the embeddings); returns its token id.
+
+    Also gives the tokenizer a pad token (eos) and left padding, which batched generation needs.
+    """
+    if DIFF_TOKEN not in tokenizer.get_vocab():
+        tokenizer.add_tokens([DIFF_TOKEN])
+    if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    return tokenizer.convert_tokens_to_ids(DIFF_TOKEN)
+
+
+def _eos_ids(model, tokenizer) -> tuple[int, ...]:
+    ids = model.generation_config.eos_token_id if model.generation_config is not None else None
+    ids = [ids] if isinstance(ids, int) else list(ids or [])
+    if tokenizer.eos_token_id is not None:
+        ids.append(tokenizer.eos_token_id)
+    return tuple(dict.fromkeys(ids))
+
+
+def _apply_adapter(model, adapter: str, merge: bool):
+    if not Path(adapter).is_dir():
+        raise ModelLoadError(f"no adapter directory at {adapter}")
+    if not (Path(adapter) / "adapter_model.safetensors").is_file():
+        raise ModelLoadError(
+            f"{adapter} holds no adapter_model.safetensors; EditSeq loads safetensors adapters only"
+        )
+    from peft import PeftModel
+
+    try:
+        peft_model = PeftModel.from_pretrained(model, adapter)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ModelLoadError(f"could not apply the adapter at {adapter}: {exc}") from exc
+    # Merged weights decode as fast as the base model; the unmerged form is only useful for further training.
+    return peft_model.merge_and_unload() if merge else peft_model
+
+
+def convert_gguf(gguf_path: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Dequantise a GGUF file into a bf16 safetensors HF directory (cached); returns the directory.
+
+    The cache key is the file's name, size and modification time, so a replaced file is converted again.
+    """
+    gguf_path = Path(gguf_path).expanduser().resolve()
+    stat = gguf_path.stat()
+    digest = hashlib.sha256(f"{gguf_path}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    target = Path(out_dir) if out_dir else editseq_home() / "converted" / f"{gguf_path.stem}-{digest}"
+    if (target / "config.json").is_file() and any(target.glob("*.safetensors")):
+        return target
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
+        model = AutoModelForCausalLM.from_pretrained(
+            str(gguf_path.parent), gguf_file=gguf_path.name, dtype=torch.bfloat16
+        )
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise ModelLoadError(f"could not read the GGUF file {gguf_path}: {exc}") from exc
+    if getattr(model, "hf_quantizer", None) is not None:
+        # The weights are dense after dequantisation; without this, save_pretrained refuses the "quantized" model.
+        model.hf_quantizer.remove_quantization_config(model)
+    partial = target.with_name(target.name + ".partial")
+    partial.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(partial, safe_serialization=True)
+    tokenizer.save_pretrained(partial)
+    # Rename last so that an interrupted conversion never looks complete.
+    if target.exists():
+        import shutil
+
+        shutil.rmtree(target)
+    partial.rename(target)
+    return target
