@@ -31,6 +31,10 @@ from model_runtime.cli import register as _register_model_runtime  # noqa: E402
 
 _register_model_runtime(app)
 
+from training.datagen import register as _register_datagen  # noqa: E402
+
+_register_datagen(app)
+
 
 def main() -> None:
     app()
