@@ -35,6 +35,10 @@ from training.datagen import register as _register_datagen  # noqa: E402
 
 _register_datagen(app)
 
+from training.train_cli import register as _register_training  # noqa: E402
+
+_register_training(app)
+
 
 def main() -> None:
     app()
