@@ -1,0 +1,11 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+
+import { serverSettings } from "../settings";
+
+describe("serverSettings", () => {
+  it("passes the server's keys and leaves out the client-only pythonPath and unset keys", () => {
+    const values: Record<string, unknown> = { pythonPath: "/py", modelPath: "/m", k: 4, temperature: undefined };
+    assert.deepEqual(serverSettings((key) => values[key]), { modelPath: "/m", k: 4 });
+  });
+});
