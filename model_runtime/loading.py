@@ -192,7 +192,7 @@ def _load_uncached(
 def _from_directory(name: str, torch_dtype: torch.dtype, trust_remote_code: bool, *, local_only: bool):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if local_only and not any(Path(name).glob("*.safetensors")):
+    if Path(name).is_dir() and not any(Path(name).glob("*.safetensors")):
         found = sorted(p.name for p in Path(name).iterdir())[:8]
         raise ModelLoadError(
             f"{name} holds no .safetensors weights (found: {', '.join(found) or 'nothing'}); EditSeq loads "
@@ -219,13 +219,40 @@ def _from_hub(repo_id: str, torch_dtype: torch.dtype, trust_remote_code: bool):
     try:
         return _from_directory(repo_id, torch_dtype, trust_remote_code, local_only=True)
     except ModelLoadError as cached_error:
+        looked_for = (
+            f"{repo_id!r} is not a local directory or .gguf file and is not in the Hugging Face cache"
+        )
+        reachable, why = hub_reachable()
+        if not reachable:
+            # Without this check the hub client retries for most of a minute before giving up.
+            raise ModelLoadError(
+                f"{looked_for}, and the hub is unreachable ({why}); give a local path"
+            ) from None
         try:
             return _from_directory(repo_id, torch_dtype, trust_remote_code, local_only=False)
         except ModelLoadError as exc:
-            raise ModelLoadError(
-                f"{repo_id!r} is not a local directory or .gguf file, is not in the Hugging Face cache, and the hub "
-                f"could not provide it (offline or unknown id). Give a local path instead. Details: {exc}"
-            ) from cached_error
+            raise ModelLoadError(f"{looked_for}, and the hub could not provide it: {exc}") from cached_error
+
+
+def hub_reachable(timeout: float = 3.0) -> tuple[bool, str]:
+    """Whether the Hugging Face hub answers a TCP connection (and offline mode is off); with the reason if not."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False, "HF_HUB_OFFLINE is set"
+    endpoint = urlparse(constants.ENDPOINT)
+    host, port = (
+        endpoint.hostname or "huggingface.co",
+        endpoint.port or (443 if endpoint.scheme == "https" else 80),
+    )
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        return False, f"cannot connect to {host}:{port}: {exc}"
+    return True, ""
 
 
 def ensure_diff_token(model, tokenizer) -> int:
