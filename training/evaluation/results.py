@@ -1,0 +1,91 @@
+"""Per-problem results as JSONL, appended as each problem finishes, so that a killed run resumes where it stopped.
+
+One line per problem::
+
+    {"task_id": ..., "config": {...}, "n": 10, "passed": 3, "diversity": {...}, "gen_s": ..., "exec_s": ...,
+     "samples": [{"raw": ..., "program": ..., "verdict": "passed", "detail": ...}, ...]}
+
+``config`` (model, mode, n, temperature, ...) is the same on every line of a file; resuming with a different one is
+refused, so that a file never mixes two experiments.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from training.evaluation.passk import DEFAULT_KS, mean_pass_at_k
+
+
+class ConfigMismatch(ValueError):
+    """A results file written by a run with a different configuration."""
+
+
+def read_records(path: Path) -> list[dict]:
+    """Complete records of a results file; a torn last line (the run was killed mid-write) is ignored."""
+    if not path.exists():
+        return []
+    records = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return records
+
+
+def done_task_ids(path: Path, config: dict) -> set[str]:
+    """Task ids already finished in ``path`` by a run with this ``config``; raises ConfigMismatch otherwise."""
+    records = read_records(path)
+    for record in records:
+        if record.get("config") != config:
+            raise ConfigMismatch(
+                f"{path} holds results of another configuration ({record.get('config')}); "
+                "use another --out or delete the file"
+            )
+    return {r["task_id"] for r in records}
+
+
+def append_record(path: Path, record: dict) -> None:
+    """Append one record and flush it to disk before returning."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        # A killed run may have left a torn last line; start ours on a fresh line.
+        if handle.tell() and not path.read_bytes().endswith(b"\n"):
+            handle.write("\n")
+        handle.write(json.dumps(record) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+@dataclass(frozen=True)
+class Summary:
+    problems: int
+    n: int
+    pass_at_k: dict[int, float]
+    distinct_programs: float
+    distinct_asts: float
+    verdicts: dict[str, int]
+
+
+def summarise(records: Sequence[dict], ks: Iterable[int] = DEFAULT_KS) -> Summary:
+    """pass@k (mean over problems), mean diversity and the count of each verdict."""
+    counts = [(r["n"], r["passed"]) for r in records]
+    verdicts: dict[str, int] = {}
+    for record in records:
+        for sample in record.get("samples", []):
+            verdicts[sample["verdict"]] = verdicts.get(sample["verdict"], 0) + 1
+    with_div = [r["diversity"] for r in records if "diversity" in r]
+    mean = (lambda key: sum(d[key] for d in with_div) / len(with_div)) if with_div else (lambda key: 0.0)
+    return Summary(
+        problems=len(records),
+        n=min((n for n, _ in counts), default=0),
+        pass_at_k=mean_pass_at_k(counts, list(ks)),
+        distinct_programs=mean("distinct_programs"),
+        distinct_asts=mean("distinct_asts"),
+        verdicts=dict(sorted(verdicts.items())),
+    )
