@@ -210,3 +210,31 @@ function joinLines(lines: string[], original: string): string {
 function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
+
+/** What came of `editseq.acceptNextStep`: applied or why not, and how far the sequence now is. */
+export interface AcceptOutcome {
+  applied: boolean;
+  reason?: string;
+  /** Steps applied so far, when the server says. */
+  step?: number;
+  done?: boolean;
+}
+
+/** The server's reply to `editseq.acceptNextStep` read into an outcome; an unreadable reply counts as applied. */
+export function acceptOutcome(reply: unknown): AcceptOutcome {
+  if (typeof reply !== "object" || reply === null) {
+    return { applied: true };
+  }
+  const value = reply as Record<string, unknown>;
+  const outcome: AcceptOutcome = { applied: value.applied !== false };
+  if (typeof value.reason === "string") {
+    outcome.reason = value.reason;
+  }
+  if (typeof value.step === "number") {
+    outcome.step = value.step;
+  }
+  if (typeof value.done === "boolean") {
+    outcome.done = value.done;
+  }
+  return outcome;
+}

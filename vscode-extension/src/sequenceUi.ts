@@ -2,7 +2,7 @@
 import * as vscode from "vscode";
 
 import { PREVIEW_SCHEME, Previews } from "./preview";
-import { candidateItem, parseCandidates, progressLabel } from "./sequence";
+import { acceptOutcome, candidateItem, parseCandidates, progressLabel } from "./sequence";
 import type { Candidate } from "./sequence";
 import { EditSeqServer } from "./server";
 import { SECTION } from "./settings";
@@ -74,13 +74,21 @@ export class SequenceUi implements vscode.Disposable {
       return;
     }
     const uri = editor.document.uri.toString();
-    const result = await this.server.execute("editseq.acceptNextStep", { uri });
-    const pending = this.pending.get(uri);
-    if (result === undefined || !pending) {
+    const reply = await this.server.execute("editseq.acceptNextStep", { uri });
+    if (reply === undefined) {
+      return; // the failure was already shown
+    }
+    const outcome = acceptOutcome(reply);
+    if (!outcome.applied) {
+      void vscode.window.showInformationMessage(`EditSeq: ${outcome.reason ?? "nothing to accept"}`);
       return;
     }
-    pending.next += 1;
-    if (pending.next >= pending.candidate.steps.length) {
+    const pending = this.pending.get(uri);
+    if (!pending) {
+      return;
+    }
+    pending.next = outcome.step ?? pending.next + 1;
+    if (outcome.done ?? pending.next >= pending.candidate.steps.length) {
       this.pending.delete(uri);
       await this.previews.close();
       vscode.window.setStatusBarMessage("EditSeq: sequence complete", 4000);

@@ -7,7 +7,7 @@ import { checkServerImport, chooseInterpreter, importFailureMessage, installComm
 import type { Interpreter } from "./interpreter";
 import { activeInterpreter } from "./pythonExtension";
 import { SECTION, serverSettings } from "./settings";
-import { parseStatus } from "./status";
+import { mergeStatus, parseStatus } from "./status";
 import type { ServerStatus } from "./status";
 
 export const STATUS_NOTIFICATION = "editseq/status";
@@ -64,6 +64,13 @@ export class EditSeqServer implements vscode.Disposable {
       synchronize: { configurationSection: SECTION },
       initializationOptions: { [SECTION]: serverSettings((key) => config.get(key)) },
       outputChannel: this.output,
+      // The status bar's "last latency" is what the user waits for: the round trip of the last suggestion request.
+      middleware: {
+        provideCodeActions: (document, range, context, token, next) =>
+          this.timed(next(document, range, context, token)),
+        provideInlineCompletionItems: (document, position, context, token, next) =>
+          this.timed(next(document, position, context, token)),
+      },
     };
     const client = new LanguageClient("editseq", "EditSeq", serverOptions, clientOptions);
     client.onDidChangeState((event) => {
@@ -78,11 +85,13 @@ export class EditSeqServer implements vscode.Disposable {
       this.setStatus({ state: "error", error: `the language server failed to start: ${String(error)}` });
       return;
     }
-    client.onNotification(STATUS_NOTIFICATION, (raw: unknown) => this.setStatus(parseStatus(raw)));
+    client.onNotification(STATUS_NOTIFICATION, (raw: unknown) =>
+      this.setStatus(mergeStatus(this.current, parseStatus(raw))),
+    );
     // The server may have sent its first status before the handler existed; ask once.
     const status = await this.execute("editseq.status", {});
     if (status !== undefined) {
-      this.setStatus(parseStatus(status));
+      this.setStatus(mergeStatus(this.current, parseStatus(status)));
     }
   }
 
@@ -121,6 +130,13 @@ export class EditSeqServer implements vscode.Disposable {
       void vscode.window.showErrorMessage(`EditSeq: ${command} failed: ${message}`);
       return undefined;
     }
+  }
+
+  private async timed<T>(request: vscode.ProviderResult<T>): Promise<T | null | undefined> {
+    const started = performance.now();
+    const result = await request;
+    this.setStatus({ ...this.current, latency_ms: performance.now() - started });
+    return result;
   }
 
   private setStatus(status: ServerStatus): void {

@@ -8,7 +8,10 @@ export interface ServerStatus {
   model?: string;
   device?: string;
   error?: string;
+  /** The last request's latency: measured by the client, or a number the server sent. */
   latency_ms?: number;
+  /** The server's latest latency per kind of work ("load", "code_action", "generate", ...). */
+  latencies?: Record<string, number>;
 }
 
 export interface StatusBarView {
@@ -43,6 +46,13 @@ export function parseStatus(raw: unknown): ServerStatus {
   }
   if (typeof value.latency_ms === "number" && Number.isFinite(value.latency_ms)) {
     status.latency_ms = value.latency_ms;
+  } else if (typeof value.latency_ms === "object" && value.latency_ms !== null) {
+    const latencies = Object.entries(value.latency_ms).filter(
+      (entry): entry is [string, number] => typeof entry[1] === "number" && Number.isFinite(entry[1]),
+    );
+    if (latencies.length) {
+      status.latencies = Object.fromEntries(latencies);
+    }
   }
   if (state === "error" && status.error === undefined && value.state !== "error") {
     status.error = `unknown state ${JSON.stringify(value.state)}`;
@@ -81,8 +91,19 @@ export function statusReport(status: ServerStatus): string {
   if (status.latency_ms !== undefined) {
     lines.push(`Last latency: ${formatLatency(status.latency_ms)}`);
   }
+  for (const [kind, ms] of Object.entries(status.latencies ?? {})) {
+    lines.push(`Latest ${kind.replace(/_/g, " ")}: ${formatLatency(ms)}`);
+  }
   if (status.error) {
     lines.push(`Error: ${status.error}`);
   }
   return lines.join("\n");
+}
+
+/** `next` from the server, keeping the client's last measured latency when the server sends none. */
+export function mergeStatus(previous: ServerStatus, next: ServerStatus): ServerStatus {
+  if (next.latency_ms === undefined && previous.latency_ms !== undefined) {
+    return { ...next, latency_ms: previous.latency_ms };
+  }
+  return next;
 }

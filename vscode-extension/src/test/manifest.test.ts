@@ -43,7 +43,7 @@ describe("package.json", () => {
     const contributed = manifest.contributes.commands.map((c: { command: string }) => c.command).sort();
     assert.deepEqual(registered, contributed);
     // vscode-languageclient registers the server's executeCommand ids itself; a clash would fail activation.
-    const serverCommands = ["acceptNextStep", "generate", "choose", "reject", "cancel", "status", "reloadModel"];
+    const serverCommands = ["acceptNextStep", "generate", "choose", "reject", "cancel", "status", "reloadModel", "accepted"];
     for (const name of serverCommands) {
       assert.ok(!contributed.includes(`editseq.${name}`), `editseq.${name} clashes with the server's command`);
     }

@@ -4,6 +4,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 
 import {
+  acceptOutcome,
   applyEditText,
   applyPlacements,
   candidateItem,
@@ -119,5 +120,22 @@ describe("quick pick and preview text", () => {
 
   it("labels progress through a sequence", () => {
     assert.equal(progressLabel(1, 5), "step 2 of 5");
+  });
+});
+
+describe("acceptOutcome", () => {
+  it("reads a refusal with its reason", () => {
+    assert.deepEqual(acceptOutcome({ applied: false, reason: "no pending sequence" }), {
+      applied: false,
+      reason: "no pending sequence",
+    });
+  });
+
+  it("reads how far an applied sequence is", () => {
+    assert.deepEqual(acceptOutcome({ applied: true, step: 2, steps: 3, done: false }), {
+      applied: true,
+      step: 2,
+      done: false,
+    });
   });
 });

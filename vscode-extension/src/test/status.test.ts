@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { formatLatency, parseStatus, statusBarView, statusReport } from "../status";
+import { formatLatency, mergeStatus, parseStatus, statusBarView, statusReport } from "../status";
 
 describe("parseStatus", () => {
   it("keeps the known fields of a server status", () => {
@@ -15,6 +15,12 @@ describe("parseStatus", () => {
 
   it("turns an unknown state into an error that says what arrived", () => {
     assert.deepEqual(parseStatus({ state: "dreaming" }), { state: "error", error: 'unknown state "dreaming"' });
+  });
+
+  it("keeps the server's latencies per kind of work", () => {
+    const status = parseStatus({ state: "ready", device: null, latency_ms: { load: 900, code_action: 41.2, bad: "x" } });
+    assert.deepEqual(status, { state: "ready", latencies: { load: 900, code_action: 41.2 } });
+    assert.match(statusReport(status), /Latest code action: 41 ms/);
   });
 
   it("turns a non-object into an error instead of throwing", () => {
@@ -51,5 +57,14 @@ describe("statusReport", () => {
 
   it("formats sub-second latencies in milliseconds", () => {
     assert.equal(formatLatency(12.4), "12 ms");
+  });
+});
+
+describe("mergeStatus", () => {
+  it("keeps the client's measured latency when a new server status has none", () => {
+    assert.deepEqual(mergeStatus({ state: "ready", latency_ms: 55 }, { state: "loading" }), {
+      state: "loading",
+      latency_ms: 55,
+    });
   });
 });
