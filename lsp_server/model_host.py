@@ -1,0 +1,115 @@
+"""The model's life in the server: lazy background load, state, and one worker thread for everything it runs.
+
+One thread owns the model: loading and every generation run there in order, so the asyncio event loop only ever
+awaits them and a 2-core laptop is never asked to decode two things at once. The state machine is
+idle -> loading -> ready | error; ``reload`` starts over from the current settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from lsp_server.settings import Settings
+
+IDLE, LOADING, READY, ERROR = "idle", "loading", "ready", "error"
+
+
+def load_for(settings: Settings) -> Any:
+    """Load the model the settings name: ``modelPath``, else the installed default (base + LintSeq adapter)."""
+    if settings.model_path:
+        from model_runtime.loading import load_model
+
+        return load_model(settings.model_path, device=settings.device)
+    from model_runtime.default_model import load_default
+
+    return load_default(device=settings.device)
+
+
+class ModelHost:
+    """Holds the loaded model (or why there is none) and runs work on the model thread."""
+
+    def __init__(self, loader: Callable[[Settings], Any] = load_for):
+        self._loader = loader
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="editseq-model")
+        self.state = IDLE
+        self.loaded: Any = None
+        self.error: str | None = None
+        self.model_name: str | None = None
+        self.latency_ms: dict[str, float] = {}
+        self._generation = 0  # bumps on every (re)load so a stale load never overwrites a newer one
+
+    async def load(self, settings: Settings) -> bool:
+        """Load (or reload) from ``settings`` on the model thread; returns whether the model is ready."""
+        self._generation += 1
+        generation = self._generation
+        self.state, self.error, self.loaded = LOADING, None, None
+        self.model_name = settings.model_path or "default"
+        started = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        try:
+            loaded = await loop.run_in_executor(self._executor, self._loader, settings)
+        except Exception as exc:  # any loader failure degrades to "no model"; diagnostics keep working
+            if generation == self._generation:
+                self.state, self.error = ERROR, f"{type(exc).__name__}: {exc}"
+            return False
+        if generation != self._generation:
+            return False
+        self.loaded, self.state = loaded, READY
+        self.model_name = str(getattr(loaded, "source", self.model_name))
+        self.latency_ms["load"] = round((time.perf_counter() - started) * 1000, 1)
+        return True
+
+    async def run(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn(loaded, *args, **kwargs)`` on the model thread; the caller passes its own cancel Event."""
+        if self.state != READY:
+            raise RuntimeError(f"model is {self.state}")
+        loaded = self.loaded
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, lambda: fn(loaded, *args, **kwargs))
+
+    def status(self) -> dict[str, Any]:
+        """The ``editseq.status`` object: state, model, device, error and last latencies."""
+        device = getattr(self.loaded, "device", None)
+        status: dict[str, Any] = {"state": self.state, "model": self.model_name, "device": device}
+        if self.error:
+            status["error"] = self.error
+        if self.latency_ms:
+            status["latency_ms"] = dict(self.latency_ms)
+        return status
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class CancelGroup:
+    """Cancel Events of running work, by document; ``cancel`` sets them so generation stops at the next step."""
+
+    def __init__(self) -> None:
+        self._events: dict[str | None, set[threading.Event]] = {}
+
+    def new(self, uri: str | None) -> threading.Event:
+        event = threading.Event()
+        self._events.setdefault(uri, set()).add(event)
+        return event
+
+    def done(self, uri: str | None, event: threading.Event) -> None:
+        events = self._events.get(uri)
+        if events is not None:
+            events.discard(event)
+            if not events:
+                del self._events[uri]
+
+    def cancel(self, uri: str | None = None) -> int:
+        """Set the Events of ``uri`` (all documents when None); returns how many were running."""
+        keys = list(self._events) if uri is None else [uri]
+        count = 0
+        for key in keys:
+            for event in self._events.pop(key, set()):
+                event.set()
+                count += 1
+        return count

@@ -1,0 +1,139 @@
+"""A pytest-lsp client session against ``python -m lsp_server``, with the small helpers every LSP test uses."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Any
+
+import pytest_lsp
+from lsprotocol import types
+from pytest_lsp import ClientServerConfig, LanguageClient, make_test_lsp_client
+
+from lsp_server.text_edits import apply_text_edits
+
+URI = "file:///tmp/editseq_test/example.py"
+
+
+def make_client() -> LanguageClient:
+    """pytest-lsp's client, also remembering the version of each diagnostics publication and status notices."""
+    client = make_test_lsp_client()
+    client.diagnostic_versions = {}
+    client.statuses = []
+    features = client.protocol.fm.features
+    record_diagnostics = features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS]
+
+    def on_diagnostics(params: types.PublishDiagnosticsParams) -> None:
+        record_diagnostics(params)
+        client.diagnostic_versions[params.uri] = params.version if params.version is not None else -1
+
+    features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = on_diagnostics
+    client.feature("editseq/status")(lambda params: client.statuses.append(params))
+    client.documents = {}  # uri -> [version, text]: the client's copy, as an editor keeps it
+    client.applied_edits = []
+
+    @client.feature(types.WORKSPACE_APPLY_EDIT)
+    def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+        client.applied_edits.append(params)
+        apply_workspace_edit(client, params.edit)
+        return types.ApplyWorkspaceEditResult(applied=True)
+
+    return client
+
+
+def apply_workspace_edit(client: LanguageClient, edit: types.WorkspaceEdit) -> None:
+    """Apply a WorkspaceEdit to the client's copy and tell the server, as an editor does."""
+    per_uri = {uri: edits for uri, edits in (edit.changes or {}).items()}
+    for document_edit in edit.document_changes or []:
+        per_uri.setdefault(document_edit.text_document.uri, []).extend(document_edit.edits)
+    for uri, edits in per_uri.items():
+        version, text = client.documents[uri]
+        replace_all(client, uri, apply_text_edits(text, edits))
+
+
+def replace_all(client: LanguageClient, uri: str, text: str) -> None:
+    version = client.documents[uri][0] + 1
+    client.documents[uri] = [version, text]
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+        )
+    )
+
+
+async def start(
+    settings: dict[str, Any], capabilities: str = "visual-studio-code", env=None
+) -> LanguageClient:
+    """A client talking to a fresh server; ``settings`` is the ``editseq`` section it answers configuration with."""
+    config = ClientServerConfig(
+        server_command=[sys.executable, "-m", "lsp_server"], client_factory=make_client, server_env=env
+    )
+    client = await config.start()
+    client.set_configuration({"editseq": settings})
+    client.init_result = await client.initialize_session(
+        types.InitializeParams(capabilities=pytest_lsp.client_capabilities(capabilities))
+    )
+    return client
+
+
+async def stop(client: LanguageClient) -> None:
+    await client.shutdown_session()
+    await client.stop()
+
+
+def open_doc(client: LanguageClient, text: str, uri: str = URI, version: int = 1) -> None:
+    client.documents[uri] = [version, text]
+    item = types.TextDocumentItem(uri=uri, language_id="python", version=version, text=text)
+    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=item))
+
+
+def change(client: LanguageClient, version: int, line: int, char: int, text: str, uri: str = URI) -> None:
+    """Insert ``text`` at (line, char) as an incremental change."""
+    at = types.Position(line=line, character=char)
+    insert = types.TextEdit(range=types.Range(at, at), new_text=text)
+    client.documents[uri] = [version, apply_text_edits(client.documents[uri][1], [insert])]
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangePartial(range=types.Range(at, at), text=text)],
+        )
+    )
+
+
+async def diagnostics_for(client: LanguageClient, version: int, uri: str = URI, timeout: float = 30.0):
+    """The diagnostics published for ``version`` (or later) of ``uri``."""
+
+    async def wait():
+        while client.diagnostic_versions.get(uri, -2) < version:
+            await asyncio.sleep(0.005)
+        return client.diagnostics[uri]
+
+    return await asyncio.wait_for(wait(), timeout)
+
+
+async def execute(client: LanguageClient, command: str, argument: dict | None = None) -> Any:
+    arguments = [argument] if argument is not None else []
+    return await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=command, arguments=arguments)
+    )
+
+
+async def wait_for_state(client: LanguageClient, state: str, timeout: float = 120.0) -> dict:
+    """Poll ``editseq.status`` until the model is in ``state``; returns the status object."""
+
+    async def wait():
+        while (status := await execute(client, "editseq.status"))["state"] != state:
+            await asyncio.sleep(0.05)
+        return status
+
+    return await asyncio.wait_for(wait(), timeout)
+
+
+def code_action_params(line: int, uri: str = URI, only: list[str] | None = None) -> types.CodeActionParams:
+    at = types.Position(line=line, character=0)
+    return types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri),
+        range=types.Range(start=at, end=at),
+        context=types.CodeActionContext(diagnostics=[], only=only),
+    )

@@ -1,0 +1,164 @@
+"""The language server end to end over stdio, without a model: sync, diagnostics, settings, errors, memory."""
+
+from __future__ import annotations
+
+import asyncio
+
+import psutil
+import pytest
+import pytest_asyncio
+from clients.lsp_session import (
+    URI,
+    change,
+    code_action_params,
+    diagnostics_for,
+    execute,
+    open_doc,
+    start,
+    stop,
+    wait_for_state,
+)
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pytest_lsp import LanguageClient
+
+pytestmark = pytest.mark.asyncio(loop_scope="function")
+
+BROKEN_MODEL = "/nonexistent/editseq-model"
+
+
+@pytest_asyncio.fixture
+async def client():
+    client = await start({"modelPath": BROKEN_MODEL})
+    yield client
+    await stop(client)
+
+
+async def test_capabilities_include_the_editseq_kind_resolve_and_inline_completion(client: LanguageClient):
+    caps = client.init_result.capabilities
+    assert caps.text_document_sync.change == types.TextDocumentSyncKind.Incremental
+    assert list(caps.code_action_provider.code_action_kinds) == ["refactor.editseq"]
+    assert caps.code_action_provider.resolve_provider is True
+    assert caps.inline_completion_provider is not None
+    assert {"editseq.acceptNextStep", "editseq.generate", "editseq.status"} <= set(
+        caps.execute_command_provider.commands
+    )
+
+
+async def test_open_publishes_pyflakes_errors_and_warnings(client: LanguageClient):
+    open_doc(client, "import os\n\nprint(undefined_name)\n")
+    diagnostics = await diagnostics_for(client, 1)
+    by_code = {d.code: d for d in diagnostics}
+    assert by_code["UndefinedName"].severity == types.DiagnosticSeverity.Error
+    assert by_code["UndefinedName"].range.start == types.Position(line=2, character=6)
+    assert by_code["UnusedImport"].severity == types.DiagnosticSeverity.Warning
+
+
+async def test_incremental_change_updates_diagnostics(client: LanguageClient):
+    open_doc(client, "x = 1\nprint(y)\n")
+    assert [d.code for d in await diagnostics_for(client, 1)] == ["UndefinedName"]
+    change(client, 2, 0, 0, "y = 2\n")  # define y above its use
+    assert list(await diagnostics_for(client, 2)) == []
+
+
+async def test_a_buffer_that_does_not_parse_gets_one_syntax_error(client: LanguageClient):
+    open_doc(client, "def f(:\n    pass\n")
+    diagnostics = await diagnostics_for(client, 1)
+    assert [d.code for d in diagnostics] == ["SyntaxError"]
+    assert diagnostics[0].severity == types.DiagnosticSeverity.Error
+
+
+async def test_a_change_storm_ends_with_diagnostics_for_the_last_version(client: LanguageClient):
+    open_doc(client, "")
+    for version in range(2, 202):
+        change(client, version, version - 2, 0, f"v{version} = 1\n")
+    change(client, 202, 200, 0, "print(missing)\n")
+    diagnostics = await diagnostics_for(client, 202)
+    assert [(d.code, d.range.start.line) for d in diagnostics] == [("UndefinedName", 200)]
+
+
+async def test_model_load_failure_is_shown_once_and_diagnostics_keep_working(client: LanguageClient):
+    open_doc(client, "print(1)\n")
+    await diagnostics_for(client, 1)
+    status = await wait_for_state(client, "error")
+    assert BROKEN_MODEL in status["error"]
+    actions = await client.text_document_code_action_async(code_action_params(0))
+    assert list(actions) == []
+    change(client, 2, 1, 0, "print(nope)\n")
+    assert [d.code for d in await diagnostics_for(client, 2)] == ["UndefinedName"]
+    errors = [m for m in client.messages if m.type == types.MessageType.Error]
+    assert len(errors) == 1 and "could not load" in errors[0].message
+
+
+async def test_model_commands_fail_with_a_clear_message_when_there_is_no_model(client: LanguageClient):
+    open_doc(client, "print(1)\n")
+    await wait_for_state(client, "error")
+    with pytest.raises(JsonRpcException, match="no model"):
+        await execute(client, "editseq.generate", {"uri": URI, "instruction": "write a function"})
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        ([], "needs uri"),
+        ([{"uri": 3}], "uri must be a str"),
+        ([{"uri": URI}, {"uri": URI}], "one object argument"),
+        ([["not", "an", "object"]], "one object argument"),
+    ],
+)
+async def test_bad_command_arguments_are_invalid_params_not_a_crash(
+    client: LanguageClient, arguments, message
+):
+    with pytest.raises(JsonRpcException, match=message):
+        await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="editseq.acceptNextStep", arguments=arguments)
+        )
+    assert (await execute(client, "editseq.status"))["state"] in {"idle", "loading", "error"}
+
+
+async def test_commands_on_a_document_that_is_not_open_say_so(client: LanguageClient):
+    with pytest.raises(JsonRpcException, match="is not open"):
+        await execute(client, "editseq.reject", {"uri": "file:///never/opened.py"})
+
+
+async def test_accept_next_step_without_a_pending_sequence_explains(client: LanguageClient):
+    open_doc(client, "x = 1\n")
+    reply = await execute(client, "editseq.acceptNextStep", {"uri": URI})
+    assert reply == {"applied": False, "reason": "no pending sequence; run editseq.generate first"}
+
+
+async def test_bad_settings_are_reported_and_the_rest_apply(client: LanguageClient):
+    client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"editseq": {"k": "many", "idleMs": 50}})
+    )
+    await asyncio.sleep(0.3)
+    warnings = [m.message for m in client.messages if m.type == types.MessageType.Warning]
+    assert any("editseq.k" in w for w in warnings)
+
+
+async def test_odd_documents_never_crash_the_server(client: LanguageClient):
+    open_doc(client, "\x00\ufeffdef \u00e9():\n\tpass\r\n" + "x = (" * 200, uri="file:///tmp/odd.py")
+    open_doc(client, "", uri="file:///tmp/empty.py")
+    open_doc(client, "a = 1\n" * 50_000, uri="file:///tmp/huge.py")
+    await asyncio.sleep(0.5)
+    status = await execute(client, "editseq.status")
+    assert status["state"] in {"loading", "error"}
+
+
+async def test_rss_grows_less_than_10_percent_over_10000_changes(client: LanguageClient):
+    open_doc(client, "x = 1\n")
+    await diagnostics_for(client, 1)
+    process = psutil.Process(client._server.pid)
+
+    async def storm(first: int, n: int) -> None:
+        for version in range(first, first + n):
+            change(client, version, 0, 0, "#")
+            if version % 500 == 0:
+                await asyncio.sleep(0)  # let the client's writer drain
+        await diagnostics_for(client, first + n - 1, timeout=60)
+
+    await storm(2, 2_000)  # warm up caches and allocator pools before measuring
+    before = process.memory_info().rss
+    await storm(2_002, 10_000)
+    after = process.memory_info().rss
+    assert after < before * 1.10, f"RSS grew from {before / 2**20:.1f} to {after / 2**20:.1f} MiB"
