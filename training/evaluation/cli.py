@@ -88,7 +88,7 @@ def humaneval(
     n: int = typer.Option(10, min=1, help="Samples per problem."),
     temperature: float = typer.Option(0.8, min=0.0, help="Sampling temperature; 0 = greedy."),
     top_p: float = typer.Option(0.95, min=0.0, max=1.0),
-    max_new_tokens: int = typer.Option(384, min=1),
+    max_new_tokens: int = typer.Option(256, min=1),
     batch_size: int = typer.Option(10, min=1, help="Samples generated together per forward pass."),
     limit: int = typer.Option(None, min=1, help="Only the first N problems."),
     every: int = typer.Option(1, min=1, help="Only every Nth problem (a cheaper spread-out subset)."),
