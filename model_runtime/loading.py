@@ -43,8 +43,13 @@ class LoadedModel:
     dtype: torch.dtype
     source: str
     adapter: str | None = None
+    # "plain" (instruction + separator) or "chat" (the instruction as the chat template's user turn), as trained.
+    prompt_format: str = "plain"
     diff_token_id: int = -1
     eos_token_ids: tuple[int, ...] = ()
+    # (prompt token ids, KV cache, next-token logits) of the last prompt, so a repeated or extended prompt only
+    # runs its new tokens; owned by model_runtime.generation.
+    prompt_cache: Any = field(default=None, repr=False, compare=False)
     # Generation serialises on this lock: one model, one forward pass at a time (the LSP runs handlers in threads).
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -184,6 +189,7 @@ def _load_uncached(
         dtype=torch_dtype,
         source=str(path.resolve()) if path.exists() else str(spec),
         adapter=adapter,
+        prompt_format=prompt_format(tokenizer, adapter or (str(path) if path.is_dir() else None)),
         diff_token_id=diff_id,
         eos_token_ids=_eos_ids(model, tokenizer),
     )
@@ -268,6 +274,22 @@ def ensure_diff_token(model, tokenizer) -> int:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
     return tokenizer.convert_tokens_to_ids(DIFF_TOKEN)
+
+
+def prompt_format(tokenizer, directory: str | None) -> str:
+    """The text format the model was finetuned with: the ``format`` its ``train_config.json`` records, else (as
+    training's ``auto``) ``chat`` when the tokenizer has a chat template."""
+    import json
+
+    config = Path(directory) / "train_config.json" if directory else None
+    if config is not None and config.is_file():
+        try:
+            recorded = json.loads(config.read_text()).get("format")
+        except (OSError, ValueError, AttributeError):
+            recorded = None
+        if recorded in ("plain", "chat"):
+            return recorded
+    return "chat" if getattr(tokenizer, "chat_template", None) else "plain"
 
 
 def _eos_ids(model, tokenizer) -> tuple[int, ...]:

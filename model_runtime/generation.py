@@ -1,0 +1,261 @@
+"""Sample k continuations of one prompt in one batch, stopping at the end of the next edit or of the sequence.
+
+The decode loop is written out instead of calling ``model.generate`` because the k candidates share one prompt: the
+prompt is run once at batch 1 and its KV cache repeated k times (``generate`` would run k padded copies); the
+prompt's cache is kept between calls, so a prompt that extends or repeats the last one only runs its new tokens;
+candidates that finished leave the batch; and cancellation is checked before every forward pass.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from model_runtime.edits import SEPARATOR
+from model_runtime.loading import LoadedModel
+
+STOP_MODES = ("edit", "sequence")
+
+
+class Cancelled(Exception):
+    """Generation was cancelled through its ``cancel`` event."""
+
+
+class CancelFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Wall-clock timings of one call: time to the first sampled token, total, and generated tokens per second."""
+
+    first_token_s: float
+    total_s: float
+    new_tokens: int
+    tokens_per_s: float
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One sampled continuation: its text (without the closing separator or eos) and per-token log-probabilities.
+
+    ``finish`` is ``"stop"`` (the edit or sequence ended as the format says), ``"eos"``, or ``"length"``.
+    """
+
+    text: str
+    token_ids: tuple[int, ...]
+    logprobs: tuple[float, ...]
+    finish: str
+
+    @property
+    def mean_logprob(self) -> float:
+        return sum(self.logprobs) / len(self.logprobs) if self.logprobs else float("-inf")
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    candidates: list[Candidate]
+    timings: Timings
+    prompt_tokens: int
+    reused_prompt_tokens: int = 0
+
+
+@dataclass
+class _Row:
+    ids: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    since_separator: list[int] = field(default_factory=list)
+    finish: str = ""
+    emitted: str = ""
+
+
+def generate(
+    loaded: LoadedModel,
+    prompt_text: str,
+    *,
+    k: int = 1,
+    temperature: float = 0.8,
+    top_p: float = 0.95,
+    max_new_tokens: int = 128,
+    stop: str = "edit",
+    cancel: CancelFlag | None = None,
+    on_token: Callable[[int, str], None] | None = None,
+    seed: int | None = None,
+) -> GenerationResult:
+    """Sample ``k`` continuations of ``prompt_text``.
+
+    ``stop="edit"`` ends a candidate at the next ``<|diff|>`` (the end of the next edit) or eos; ``stop="sequence"``
+    ends it at eos or at the empty edit that closes a LintSeq sequence. ``temperature == 0`` decodes greedily.
+    ``on_token(index, piece)`` receives each candidate's new text as it is produced. ``cancel.is_set()`` is checked
+    before every forward pass; a cancelled call raises Cancelled.
+    """
+    import torch
+
+    if k < 1 or max_new_tokens < 1:
+        raise ValueError("k and max_new_tokens must be at least 1")
+    if stop not in STOP_MODES:
+        raise ValueError(f"unknown stop mode {stop!r}; choose one of {', '.join(STOP_MODES)}")
+    cancel = cancel or threading.Event()
+    generator = torch.Generator(device="cpu")
+    generator.manual_seed(seed if seed is not None else torch.seed() % (2**63))
+    tokenizer = loaded.tokenizer
+    prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+    if not prompt_ids:
+        raise ValueError("the prompt is empty")
+
+    started = time.perf_counter()
+    first_token_s = 0.0
+    rows = [_Row() for _ in range(k)]
+    stop_ids = set(loaded.eos_token_ids)
+    with loaded.lock, torch.inference_mode():
+        _check(cancel)
+        logits, cache, reused = _prefill(loaded, prompt_ids)
+        logits = logits.expand(k, -1)
+        cache.batch_repeat_interleave(k)
+        active = list(range(k))
+        for step in range(max_new_tokens):
+            token, logprob = _sample(logits, temperature, top_p, generator)
+            if step == 0:
+                first_token_s = time.perf_counter() - started
+            still = []
+            for position, index in enumerate(active):
+                row = rows[index]
+                token_id = int(token[position])
+                row.ids.append(token_id)
+                row.logprobs.append(float(logprob[position]))
+                row.finish = _finish(row, token_id, loaded.diff_token_id, stop_ids, stop, tokenizer)
+                if on_token is not None:
+                    _stream(row, index, tokenizer, on_token)
+                if not row.finish:
+                    still.append(position)
+            if not still or step == max_new_tokens - 1:
+                break
+            _check(cancel)
+            if len(still) < len(active):
+                keep = torch.tensor(still, device=logits.device)
+                cache.batch_select_indices(keep)
+                token = token[keep]
+                active = [active[p] for p in still]
+            logits = _forward(loaded.model, token[:, None].to(loaded.device), cache)
+    total = time.perf_counter() - started
+    candidates = [_candidate(row, tokenizer, loaded.diff_token_id, stop_ids) for row in rows]
+    new_tokens = sum(len(row.ids) for row in rows)
+    timings = Timings(first_token_s, total, new_tokens, new_tokens / total if total > 0 else 0.0)
+    return GenerationResult(candidates, timings, len(prompt_ids), reused)
+
+
+def _check(cancel: CancelFlag) -> None:
+    if cancel.is_set():
+        raise Cancelled("generation was cancelled")
+
+
+def _prefill(loaded: LoadedModel, prompt_ids: list[int]) -> tuple[Any, Any, int]:
+    """Logits after the prompt (batch 1) and a private copy of its KV cache, reusing the last call's common prefix.
+
+    Returns (logits, cache, number of prompt tokens that did not need a forward pass).
+    """
+    import torch
+    from transformers import DynamicCache
+
+    stored = loaded.prompt_cache
+    reused = 0
+    cache = DynamicCache()
+    if stored is not None:
+        old_ids, old_cache, old_logits = stored
+        reused = _common_prefix(old_ids, prompt_ids)
+        if reused == len(prompt_ids) == len(old_ids):
+            return old_logits.clone(), copy.deepcopy(old_cache), reused
+        reused = min(reused, len(prompt_ids) - 1)  # at least one token must run to give the next logits
+        if reused > 0:
+            cache = copy.deepcopy(old_cache)
+            cache.crop(reused - len(old_ids)) if len(old_ids) > reused else None
+    tail = torch.tensor([prompt_ids[reused:]], device=loaded.device)
+    logits = _forward(loaded.model, tail, cache)
+    loaded.prompt_cache = (list(prompt_ids), copy.deepcopy(cache), logits.clone())
+    return logits, cache, reused
+
+
+def _forward(model, input_ids, cache):
+    """Next-token logits (float32) of the last position; ``cache`` is extended in place."""
+    # transformers 5 renamed the argument to ``cache``; models written for older versions still take the old name.
+    out = model(input_ids=input_ids, use_cache=True, **{_cache_argument(type(model)): cache})
+    return out.logits[:, -1, :].float()
+
+
+@functools.lru_cache(maxsize=16)
+def _cache_argument(model_class: type) -> str:
+    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _sample(logits, temperature: float, top_p: float, generator):
+    """Next tokens (one per row) and their log-probabilities under the model (temperature 1, no truncation)."""
+    import torch
+
+    logprobs = torch.log_softmax(logits, dim=-1)
+    if temperature <= 0:
+        token = logits.argmax(dim=-1)
+    else:
+        probs = torch.softmax(logits / temperature, dim=-1)
+        if top_p < 1.0:
+            sorted_probs, order = probs.sort(dim=-1, descending=True)
+            # Keep the smallest set of tokens whose mass reaches top_p (the most likely token is always kept).
+            drop = sorted_probs.cumsum(dim=-1) - sorted_probs > top_p
+            sorted_probs = sorted_probs.masked_fill(drop, 0.0)
+            probs = torch.zeros_like(probs).scatter(-1, order, sorted_probs)
+        token = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(-1).to(logits.device)
+    return token, logprobs.gather(-1, token[:, None]).squeeze(-1)
+
+
+def _finish(row: _Row, token_id: int, diff_id: int, stop_ids: set[int], stop: str, tokenizer) -> str:
+    if token_id in stop_ids:
+        return "eos"
+    if token_id == diff_id:
+        if stop == "edit":
+            return "stop"
+        # Two separators with nothing between them close a LintSeq sequence.
+        closing = not tokenizer.decode(row.since_separator).strip()
+        row.since_separator = []
+        return "stop" if closing else ""
+    row.since_separator.append(token_id)
+    return ""
+
+
+def _stream(row: _Row, index: int, tokenizer, on_token: Callable[[int, str], None]) -> None:
+    text = tokenizer.decode(row.ids, skip_special_tokens=False)
+    if text.startswith(row.emitted) and len(text) > len(row.emitted):
+        on_token(index, text[len(row.emitted) :])
+        row.emitted = text
+
+
+def _candidate(row: _Row, tokenizer, diff_id: int, stop_ids: set[int]) -> Candidate:
+    ids = row.ids
+    if (
+        row.finish in ("eos", "stop")
+        and ids
+        and (ids[-1] in stop_ids or (row.finish == "stop" and ids[-1] == diff_id))
+    ):
+        ids = ids[:-1]
+    text = tokenizer.decode(ids, skip_special_tokens=False)
+    if row.finish == "stop" and text.endswith("\n"):
+        text = text[:-1]  # the newline belongs to the separator "\n<|diff|>"
+    while text.endswith(SEPARATOR):  # a whole sequence's closing separators are not part of its last edit
+        text = text[: -len(SEPARATOR)]
+    return Candidate(text, tuple(row.ids), tuple(row.logprobs), row.finish or "length")

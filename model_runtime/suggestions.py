@@ -1,0 +1,318 @@
+"""Validated next edits: prompt -> k sampled edits -> parse -> apply -> lint -> deduplicate -> rank.
+
+A suggestion is shown only if applying it adds no pyflakes error the buffer did not already have; a buffer that does
+not parse gets a clear ``buffer_error`` instead of a guess. Malformed model output and edits that add errors are
+dropped and counted, never raised. ``validate`` is the pure core (text in, suggestions out); ``suggest`` and
+``generate_sequences`` put a model in front of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from model_runtime import lint
+from model_runtime.edits import (
+    DIFF_TOKEN,
+    SEPARATOR,
+    Edit,
+    EditApplyError,
+    EditFormatError,
+    normalise,
+    parse_edit,
+)
+from model_runtime.generation import CancelFlag, Timings, generate
+from model_runtime.loading import LoadedModel
+from model_runtime.prompts import build_prompt, plain_head
+
+__all__ = [
+    "Placement",
+    "SequenceCandidate",
+    "SuggestResult",
+    "Suggestion",
+    "Timings",
+    "generate_sequences",
+    "placements_for",
+    "suggest",
+    "validate",
+]
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Insert ``lines`` before 0-based line ``line`` of the buffer the caller passed (``line == len`` appends)."""
+
+    line: int
+    lines: tuple[str, ...]
+
+    def as_dict(self) -> dict:
+        return {"line": self.line, "lines": list(self.lines)}
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One validated next edit: its text, parsed form, where it goes, the resulting program and its score."""
+
+    edit_text: str
+    edit: Edit
+    placements: tuple[Placement, ...]
+    program: str
+    score: float  # mean token log-probability; higher is better
+    timings: Timings | None = None
+
+    @property
+    def added_lines(self) -> int:
+        return self.edit.added_lines
+
+    def as_dict(self) -> dict:
+        return {
+            "edit": self.edit_text,
+            "placements": [p.as_dict() for p in self.placements],
+            "program": self.program,
+            "score": self.score,
+        }
+
+
+@dataclass(frozen=True)
+class SuggestResult:
+    """The suggestions for one buffer, best first; or why there are none."""
+
+    suggestions: list[Suggestion]
+    buffer_error: str | None = None
+    dropped_malformed: int = 0
+    dropped_invalid: int = 0
+    duplicates: int = 0
+    timings: Timings | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "suggestions": [s.as_dict() for s in self.suggestions],
+            "buffer_error": self.buffer_error,
+            "dropped_malformed": self.dropped_malformed,
+            "dropped_invalid": self.dropped_invalid,
+            "duplicates": self.duplicates,
+            "timings": self.timings.as_dict() if self.timings else None,
+        }
+
+
+@dataclass(frozen=True)
+class SequenceCandidate:
+    """A whole generated sequence: ``steps`` replay it from the starting buffer; ``valid`` if no step added errors."""
+
+    program: str
+    steps: list[Suggestion]
+    valid: bool
+    score: float
+    step_valid: tuple[bool, ...] = field(default=())
+    text: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "program": self.program,
+            "steps": [s.as_dict() for s in self.steps],
+            "valid": self.valid,
+            "step_valid": list(self.step_valid),
+            "score": self.score,
+        }
+
+
+def buffer_error(buffer: str) -> str | None:
+    """``"buffer does not parse: line N: why"`` when the buffer has a syntax error, else None."""
+    for error in lint.errors(buffer):
+        if error.kind == lint.SYNTAX_ERROR:
+            return f"buffer does not parse: line {error.line}: {error.message}"
+    return None
+
+
+def placements_for(buffer: str, edit: Edit) -> tuple[tuple[Placement, ...], str]:
+    """Where an insertion edit puts its lines in ``buffer`` (0-based, in the caller's lines) and the new buffer.
+
+    Hunks apply in order, each against the program left by the ones before (the LintSeq rule); placements are all
+    relative to the original buffer, as an editor applying several TextEdits at once expects. Raises
+    EditApplyError for a hunk that deletes or points past the end.
+    """
+    lines = buffer.split("\n")
+    # Edits count lines of the stripped buffer; leading blank lines shift them in the caller's buffer.
+    offset = next((i for i, text in enumerate(lines) if text.strip()), len(lines))
+    markers: list[int | tuple[int]] = list(range(len(normalise(buffer))))
+    for i, hunk in enumerate(edit.hunks):
+        if not hunk.is_insertion:
+            raise EditApplyError(f"hunk {i + 1} deletes lines; only insertions apply")
+        if hunk.insert_at > len(markers):
+            raise EditApplyError(
+                f"hunk {i + 1} inserts at line {hunk.new_start} but the program has {len(markers)}"
+            )
+        markers[hunk.insert_at : hunk.insert_at] = [(i,)] * len(hunk.added)
+    placements: list[Placement] = []
+    for i, hunk in enumerate(edit.hunks):
+        if not hunk.added:
+            continue
+        first = markers.index((i,))
+        at = offset + sum(1 for m in markers[:first] if isinstance(m, int))
+        if placements and placements[-1].line == at:
+            placements[-1] = Placement(at, placements[-1].lines + hunk.added)
+        else:
+            placements.append(Placement(at, hunk.added))
+    result = list(lines) if buffer.strip() else []
+    for placement in sorted(placements, key=lambda p: p.line, reverse=True):
+        result[placement.line : placement.line] = placement.lines
+    return tuple(sorted(placements, key=lambda p: p.line)), "\n".join(result)
+
+
+def validate(
+    buffer: str, outputs: Sequence[tuple[str, float]], timings: Timings | None = None
+) -> SuggestResult:
+    """Turn model outputs ``(edit text, score)`` into validated, deduplicated suggestions, best first."""
+    error = buffer_error(buffer)
+    if error:
+        return SuggestResult([], error, timings=timings)
+    before = lint.errors(buffer)
+    malformed = invalid = duplicates = 0
+    best: dict[tuple[str, ...], Suggestion] = {}
+    for text, score in outputs:
+        try:
+            edit = parse_edit(text)
+            placements, program = placements_for(buffer, edit)
+        except (EditFormatError, EditApplyError):
+            malformed += 1
+            continue
+        if not edit.added_lines or lint.new_errors(
+            before, lint.errors(program), before_text=buffer, after_text=program
+        ):
+            invalid += 1
+            continue
+        key = tuple(normalise(program))
+        if key in best:
+            duplicates += 1
+            if best[key].score >= score:
+                continue
+        best[key] = Suggestion(text, edit, placements, program, score, timings)
+    ranked = sorted(best.values(), key=lambda s: s.score, reverse=True)
+    return SuggestResult(ranked, None, malformed, invalid, duplicates, timings)
+
+
+def head_for(loaded: LoadedModel) -> Callable[[str], str]:
+    """How this model's prompts start: the plain instruction, or the chat template's user turn (chat format)."""
+    if loaded.prompt_format != "chat":
+        return plain_head
+    tokenizer = loaded.tokenizer
+
+    def chat_head(instruction: str) -> str:
+        turn = [{"role": "user", "content": instruction}]
+        return tokenizer.apply_chat_template(turn, tokenize=False, add_generation_prompt=True) + DIFF_TOKEN
+
+    return chat_head
+
+
+def suggest(
+    loaded: LoadedModel,
+    buffer: str,
+    *,
+    line: int | None = None,
+    instruction: str | None = None,
+    history: Sequence[str] = (),
+    k: int = 4,
+    temperature: float = 0.8,
+    top_p: float = 0.95,
+    max_new_tokens: int = 128,
+    mode: str = "whole",
+    cancel: CancelFlag | None = None,
+    on_token: Callable[[int, str], None] | None = None,
+    seed: int | None = None,
+) -> SuggestResult:
+    """Validated next edits for ``buffer``, best first (see ``validate``); raises generation.Cancelled if cancelled."""
+    error = buffer_error(buffer)
+    if error:
+        return SuggestResult([], error)
+    prompt = build_prompt(
+        buffer, instruction=instruction, line=line, history=history, mode=mode, head=head_for(loaded)
+    )
+    result = generate(
+        loaded,
+        prompt.text,
+        k=k,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        stop="edit",
+        cancel=cancel,
+        on_token=on_token,
+        seed=seed,
+    )
+    outputs = [(c.text, c.mean_logprob) for c in result.candidates if c.finish != "length"]
+    truncated = sum(1 for c in result.candidates if c.finish == "length")
+    validated = validate(buffer, outputs, result.timings)
+    # An edit cut off by max_new_tokens is malformed output too: it never reached its end.
+    return SuggestResult(
+        validated.suggestions,
+        validated.buffer_error,
+        validated.dropped_malformed + truncated,
+        validated.dropped_invalid,
+        validated.duplicates,
+        result.timings,
+    )
+
+
+def replay(start: str, sequence_text: str, score: float = 0.0) -> SequenceCandidate:
+    """Resolve generated LintSeq text (the part after the prompt) from ``start``, step by step, keeping validity.
+
+    Lenient like the reference evaluation: malformed hunks are skipped, and so is an edit that cannot apply.
+    """
+    current = start
+    steps: list[Suggestion] = []
+    step_valid: list[bool] = []
+    for chunk in sequence_text.split(SEPARATOR):
+        if not chunk.strip():
+            continue
+        try:
+            edit = parse_edit(chunk, strict=False)
+            if not edit.hunks:
+                continue
+            placements, program = placements_for(current, edit)
+        except (EditFormatError, EditApplyError):
+            continue
+        step_valid.append(not lint.new_errors(current, program))
+        steps.append(Suggestion(edit.render(), edit, placements, program, score))
+        current = program
+    return SequenceCandidate(current, steps, all(step_valid), score, tuple(step_valid), sequence_text)
+
+
+def generate_sequences(
+    loaded: LoadedModel,
+    instruction: str,
+    *,
+    start: str = "",
+    k: int = 4,
+    temperature: float = 0.8,
+    top_p: float = 0.95,
+    max_new_tokens: int = 512,
+    cancel: CancelFlag | None = None,
+    on_token: Callable[[int, str], None] | None = None,
+    seed: int | None = None,
+) -> list[SequenceCandidate]:
+    """Sample ``k`` whole edit sequences from ``instruction`` (continuing ``start``), deduplicated by final program,
+    best first (valid before invalid, then by mean log-probability)."""
+    head = head_for(loaded)
+    prompt = (
+        build_prompt(start, instruction=instruction, head=head).text if start.strip() else head(instruction)
+    )
+    result = generate(
+        loaded,
+        prompt,
+        k=k,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        stop="sequence",
+        cancel=cancel,
+        on_token=on_token,
+        seed=seed,
+    )
+    best: dict[tuple[str, ...], SequenceCandidate] = {}
+    for candidate in result.candidates:
+        replayed = replay(start, candidate.text, candidate.mean_logprob)
+        key = tuple(normalise(replayed.program))
+        if not replayed.steps or (key in best and best[key].score >= replayed.score):
+            continue
+        best[key] = replayed
+    return sorted(best.values(), key=lambda c: (c.valid, c.score), reverse=True)
