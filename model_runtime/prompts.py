@@ -160,7 +160,7 @@ def lintseq_states(program: str) -> list[str]:
     """
     lines = normalise(program)
     original = "\n".join(lines)
-    states = []
+    states = [original]
     while lines:
         lines = _delete_block(lines, _pick(lines))
         for _ in range(len(lines)):

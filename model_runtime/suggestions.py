@@ -133,7 +133,7 @@ def placements_for(buffer: str, edit: Edit) -> tuple[tuple[Placement, ...], str]
     """
     lines = buffer.split("\n")
     # Edits count lines of the stripped buffer; leading blank lines shift them in the caller's buffer.
-    offset = next((i for i, text in enumerate(lines) if text.strip()), len(lines))
+    offset = next((i for i, text in enumerate(lines) if text.strip()), 0)
     markers: list[int | tuple[int]] = list(range(len(normalise(buffer))))
     for i, hunk in enumerate(edit.hunks):
         if not hunk.is_insertion:

@@ -1,0 +1,99 @@
+"""Prompts: the buffer as edit history after the instruction, in both modes, with recent edits and derived
+instructions."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from model_runtime import lint
+from model_runtime.edits import SEPARATOR, diff_states, parse_edit, program_states
+from model_runtime.prompts import build_prompt, derive_instruction, lintseq_states, split_history
+from tests.support.tiny_model import (
+    KNOWN_EDITS,
+    KNOWN_INSTRUCTION,
+    KNOWN_PROGRAM,
+    KNOWN_STATES,
+    prompt_for_state,
+)
+
+
+def test_whole_mode_writes_the_buffer_as_one_insertion():
+    prompt = build_prompt(KNOWN_STATES[2], instruction=KNOWN_INSTRUCTION)
+    assert prompt.text == prompt_for_state(2)
+    assert prompt.edits == ("@@ -0,0 +1,3 @@\n+def sum_squares(xs):\n+    total = 0\n+    return total",)
+
+
+def test_an_empty_buffer_gives_the_whole_sequence_prompt():
+    assert build_prompt("", instruction="Add two numbers.").text == "Add two numbers." + SEPARATOR
+
+
+def test_lintseq_mode_writes_the_buffer_as_lint_clean_insertions():
+    prompt = build_prompt(KNOWN_PROGRAM, instruction=KNOWN_INSTRUCTION, mode="lintseq")
+    states = program_states(parse_edit(e) for e in prompt.edits)
+    assert states[-1] == KNOWN_PROGRAM
+    assert len(prompt.edits) > 1
+    assert all(not lint.errors(state) for state in states)
+
+
+def test_lintseq_mode_puts_the_skeleton_before_the_loop_body():
+    assert lintseq_states(KNOWN_PROGRAM) == list(KNOWN_STATES[1:])
+
+
+def test_a_caller_can_supply_its_own_decomposition():
+    prompt = build_prompt(KNOWN_PROGRAM, instruction="", mode="lintseq", decompose=lambda _: KNOWN_STATES[1:])
+    assert prompt.edits == KNOWN_EDITS
+
+
+def test_an_unknown_mode_is_refused():
+    with pytest.raises(ValueError, match="unknown prompt mode 'diff'"):
+        build_prompt("x = 1", mode="diff")
+
+
+def test_recent_edits_follow_the_state_before_them():
+    history = [diff_states(KNOWN_STATES[1], KNOWN_STATES[2]), diff_states(KNOWN_STATES[2], KNOWN_STATES[3])]
+    prompt = build_prompt(KNOWN_PROGRAM, instruction=KNOWN_INSTRUCTION, history=history)
+    assert prompt.edits == KNOWN_EDITS
+
+
+def test_recent_edits_that_delete_are_undone_too():
+    before = "a = 1\nb = 2\nc = 3"
+    after = "a = 1\nc = 3\nd = 4"
+    assert split_history(after, [diff_states(before, after)]) == (before, [diff_states(before, after)])
+
+
+def test_history_that_does_not_lead_to_the_buffer_is_ignored():
+    stale = [diff_states("x = 1", "x = 1\ny = 2")]
+    assert split_history("a = 1", stale) == ("a = 1", [])
+
+
+def test_instruction_is_the_enclosing_functions_header_and_docstring():
+    buffer = 'import os\n\n@cache\ndef f(x):\n    """Do it."""\n    return x\n'
+    assert derive_instruction(buffer, 5) == '@cache\ndef f(x):\n    """Do it."""'
+
+
+def test_instruction_falls_back_to_the_module_docstring():
+    assert derive_instruction('"""Tools for sums."""\n\ndef f():\n    pass\n', 3) == "Tools for sums."
+
+
+def test_instruction_is_empty_without_docstrings_or_when_the_buffer_does_not_parse():
+    assert derive_instruction("def f():\n    pass\n", 1) == ""
+    assert derive_instruction("def f(:\n", 0) == ""
+
+
+_line = st.sampled_from(
+    ["x = 1", "y = x", "def f(a):", "    return a", "if x:", "    y = 2", "print(y)", "# note"]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_line, min_size=1, max_size=8))
+def test_lintseq_states_end_at_the_program_and_add_no_errors(lines):
+    program = "\n".join(lines)
+    assume(not any(e.kind == lint.SYNTAX_ERROR for e in lint.errors(program)))
+    states = lintseq_states(program)
+    if program.strip():
+        assert states[-1] == "\n".join(program.strip().splitlines())
+    for state in states:
+        assert not lint.new_errors(program, state)

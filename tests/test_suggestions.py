@@ -1,0 +1,189 @@
+"""Suggestions: the known next edit validated and positioned, bad edits dropped and counted, whole sequences."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from model_runtime import lint
+from model_runtime.edits import parse_edit
+from model_runtime.generation import Cancelled
+from model_runtime.loading import load_model
+from model_runtime.suggestions import (
+    Placement,
+    generate_sequences,
+    placements_for,
+    replay,
+    suggest,
+    validate,
+)
+from tests.support.tiny_model import (
+    KNOWN_EDITS,
+    KNOWN_INSTRUCTION,
+    KNOWN_NEXT_LINE,
+    KNOWN_NEXT_LINES,
+    KNOWN_PROGRAM,
+    KNOWN_STATES,
+)
+
+
+@pytest.fixture
+def loaded(tiny_model_dir):
+    return load_model(tiny_model_dir, device="cpu")
+
+
+def test_the_known_next_edit_is_suggested_validated_and_positioned(loaded):
+    result = suggest(loaded, KNOWN_STATES[2], instruction=KNOWN_INSTRUCTION, k=4, seed=0)
+    assert result.buffer_error is None
+    best = result.suggestions[0]
+    assert best.edit_text == KNOWN_EDITS[2]
+    assert best.placements == (Placement(KNOWN_NEXT_LINE, KNOWN_NEXT_LINES),)
+    assert best.program == KNOWN_PROGRAM
+    assert best.score < 0
+    assert result.duplicates == 3 and len(result.suggestions) == 1
+
+
+def test_positions_refer_to_the_callers_lines_even_with_leading_blank_lines(loaded):
+    buffer = "\n\n" + KNOWN_STATES[2] + "\n"
+    best = suggest(loaded, buffer, instruction=KNOWN_INSTRUCTION, k=1, temperature=0).suggestions[0]
+    assert best.placements == (Placement(KNOWN_NEXT_LINE + 2, KNOWN_NEXT_LINES),)
+    assert best.program == "\n\n" + KNOWN_PROGRAM + "\n"
+
+
+def test_an_edit_that_adds_an_error_is_dropped_and_counted(bad_model_dir):
+    bad = load_model(bad_model_dir, device="cpu")
+    result = suggest(bad, KNOWN_STATES[2], instruction=KNOWN_INSTRUCTION, k=3, temperature=0)
+    assert result.suggestions == []
+    assert result.dropped_invalid == 3
+    assert result.buffer_error is None
+
+
+def test_a_buffer_that_does_not_parse_gets_a_clear_error_instead_of_a_guess(loaded):
+    result = suggest(loaded, "def f(:\n    pass\n", k=2)
+    assert result.suggestions == []
+    assert result.buffer_error == "buffer does not parse: line 1: invalid syntax"
+
+
+def test_a_cancelled_suggestion_raises_cancelled(loaded):
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        suggest(loaded, KNOWN_STATES[2], instruction=KNOWN_INSTRUCTION, cancel=cancel)
+
+
+def test_malformed_output_is_dropped_and_counted_never_raised():
+    outputs = [
+        ("no hunk here", -0.1),
+        ("@@ -9,0 +10 @@\n+x = 1", -0.2),
+        ("@@ -1 +1 @@\n-x\n+y", -0.3),
+        ("", -0.4),
+    ]
+    result = validate("x = 1", outputs)
+    assert result.suggestions == []
+    assert result.dropped_malformed == 4
+
+
+def test_output_cut_off_by_the_token_limit_counts_as_malformed(loaded):
+    result = suggest(
+        loaded, KNOWN_STATES[2], instruction=KNOWN_INSTRUCTION, k=2, temperature=0, max_new_tokens=10
+    )
+    assert result.suggestions == []
+    assert result.dropped_malformed == 2
+
+
+def test_pre_existing_errors_do_not_block_a_suggestion():
+    buffer = "print(undefined)"
+    result = validate(buffer, [("@@ -1,0 +2 @@\n+x = 1", -0.5)])
+    assert [s.program for s in result.suggestions] == ["print(undefined)\nx = 1"]
+
+
+def test_candidates_with_the_same_program_are_merged_keeping_the_best_score():
+    outputs = [
+        ("@@ -1,0 +2 @@\n+y = x", -2.0),
+        ("@@ -1,0 +2 @@\n+y = x", -0.5),
+        ("@@ -1,0 +2 @@\n+z = x", -1.0),
+    ]
+    result = validate("x = 1", outputs)
+    assert [(s.edit_text[-5:], s.score) for s in result.suggestions] == [("y = x", -0.5), ("z = x", -1.0)]
+    assert result.duplicates == 1
+
+
+def test_hunks_are_placed_relative_to_the_original_buffer():
+    edit = parse_edit("@@ -0,0 +1 @@\n+import os\n@@ -2,0 +4 @@\n+c = 3")
+    placements, program = placements_for("a = 1\nb = 2\nd = 4", edit)
+    assert placements == (Placement(0, ("import os",)), Placement(2, ("c = 3",)))
+    assert program == "import os\na = 1\nb = 2\nc = 3\nd = 4"
+
+
+def test_whole_sequences_from_an_instruction_reproduce_the_known_program(loaded):
+    candidates = generate_sequences(loaded, KNOWN_INSTRUCTION, k=4, seed=0)
+    assert [c.program for c in candidates] == [KNOWN_PROGRAM]
+    best = candidates[0]
+    assert best.valid and all(best.step_valid)
+    assert best.steps[-1].program == KNOWN_PROGRAM
+    assert best.steps[0].placements[0].line == 0
+
+
+def test_whole_sequences_continue_a_starting_buffer(loaded):
+    candidates = generate_sequences(loaded, KNOWN_INSTRUCTION, start=KNOWN_STATES[2], k=1, temperature=0)
+    assert [c.program for c in candidates] == [KNOWN_PROGRAM]
+    assert [s.edit_text for s in candidates[0].steps] == [KNOWN_EDITS[2]]
+
+
+def test_replay_keeps_per_step_validity():
+    text = "@@ -0,0 +1 @@\n+x = 1\n<|diff|>@@ -1,0 +2 @@\n+y = nowhere\n<|diff|>@@ -2,0 +3 @@\n+z = x"
+    candidate = replay("", text)
+    assert candidate.step_valid == (True, False, True)
+    assert not candidate.valid
+    assert candidate.program == "x = 1\ny = nowhere\nz = x"
+
+
+_BUFFERS = [
+    "",
+    "x = 1",
+    "def f(a):\n    return a",
+    "import os\n\nprint(os.sep)",
+    "for i in range(3):\n    pass",
+]
+_ROWS = st.sampled_from(
+    [
+        "+x = 1",
+        "+y = x",
+        "+    return a",
+        "+def g():",
+        "+print(q)",
+        "+    pass",
+        "+if x:",
+        "+",
+        "-x = 1",
+        " ctx",
+        "+)",
+    ]
+)
+_HEADERS = st.builds(
+    lambda a, b, c, d: f"@@ -{a},{b} +{c},{d} @@", *[st.integers(0, 5)] * 4
+) | st.sampled_from(["@@ bogus", "@@ -1 +2 @@", "garbage"])
+_EDITS = st.lists(st.tuples(_HEADERS, st.lists(_ROWS, max_size=4)), min_size=0, max_size=3).map(
+    lambda hunks: "\n".join("\n".join([h, *rows]) for h, rows in hunks)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(_BUFFERS),
+    st.lists(st.tuples(_EDITS | st.text(max_size=40), st.floats(-5, 0)), max_size=5),
+)
+def test_every_returned_suggestion_passes_the_lint_check(buffer, outputs):
+    result = validate(buffer, outputs)
+    assert len(
+        result.suggestions
+    ) + result.dropped_malformed + result.dropped_invalid + result.duplicates == len(outputs)
+    for suggestion in result.suggestions:
+        assert not lint.new_errors(buffer, suggestion.program)
+        lines = buffer.split("\n") if buffer.strip() else []
+        for placement in sorted(suggestion.placements, key=lambda p: p.line, reverse=True):
+            lines[placement.line : placement.line] = placement.lines
+        assert "\n".join(lines) == suggestion.program
