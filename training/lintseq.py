@@ -1,59 +1,45 @@
 """LintSeq backward sampling: a program -> sequences of lint-clean insertion edits that write it from nothing.
 
 Backward sampling (Piterbarg et al. 2024, DESIGN.md): starting from the full program, pick a line (weight grows
-with its indentation; comments and blank lines are never picked), delete it with the lines that depend on it, lint,
-and keep deleting what the linter now reports as *new* errors until the program is clean again. Each such step is
-one edit. Repeat until the program is empty, then read the states backwards: a sequence of insertions in which every
-intermediate program has no pyflakes error the original lacks.
-
-Which lines depend on a line is decided once per program, from its tokens:
-
-- the lines indented under it (its block, like the reference), where blank lines, lines inside a multi-line string
-  and lines that start with a closing bracket count as indented like the line above them (so a call's closing
-  ``)`` goes with the call);
-- the continuation lines of the statement it starts (a multi-line string, a backslash continuation);
-- the comments and blank lines directly above it (a comment belongs to the code it introduces; the reference
-  instead leaves them all for one odd first edit).
+with its indentation; comments and blank lines are never picked), delete it with the lines that depend on it
+(``training.lintseq_analysis`` says which), lint, and keep deleting what the linter now reports as *new* errors until
+the program is clean again. Each such step is one edit. Repeat until the program is empty, then read the states
+backwards: a sequence of insertions in which every intermediate program has no pyflakes error the original lacks.
 
 Line numbers of new errors map back to the original line exactly, because every state is a subsequence of the
 original's lines. Two syntax errors are reported away from their cause and are mapped back: "expected an indented
 block after ... on line N" to line N, and "expected 'except' or 'finally' block" (the only ``except`` of a ``try``
 was deleted; Python blames the next statement) to the ``try``.
+
+Speed: the linter runs only when a deletion could add an error (``Program.needs_check``: a def-use analysis made
+once per program); a compound statement left without a body loses its header without asking the linter.
 """
 
 from __future__ import annotations
 
-import ast
-import io
 import random
 import re
-import tokenize
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from model_runtime import lint
-from model_runtime.edits import Hunk, normalise
+from model_runtime.edits import Hunk
+from training.lintseq_analysis import Program, prepare
+
+__all__ = [
+    "Program",
+    "Sample",
+    "Step",
+    "delete_step",
+    "prepare",
+    "sample",
+    "sample_edits",
+    "sample_states",
+    "walk",
+]
 
 _ON_LINE = re.compile(r"on line (\d+)")
-_CLOSERS = (")", "]", "}")
-
-
-@dataclass(frozen=True)
-class Program:
-    """What sampling needs to know about one program, computed once: its lines, dependencies and weights."""
-
-    lines: tuple[str, ...]
-    dependents: tuple[tuple[int, ...], ...]  # lines deleted together with line i (i itself excluded)
-    candidates: tuple[int, ...]  # lines that may be picked
-    weights: tuple[float, ...]  # picking weight of each candidate, same order
-    baseline: Counter  # (kind, message) of the original's errors, tolerated in every state
-    baseline_at: Counter  # (line index, kind, message) of the original's errors
-    try_lines: tuple[int, ...]  # 0-based first lines of try statements
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
 
 
 @dataclass(frozen=True)
@@ -109,206 +95,150 @@ def insertion_edit(present: Sequence[int], added: Iterable[int], lines: Sequence
     return "\n".join(h.render() for h in hunks)
 
 
-def prepare(program: str, *, ignore_imports: bool = False) -> Program:
-    """Analyse a program once for sampling. Raises ValueError if it does not parse."""
-    if not isinstance(program, str):
-        raise TypeError(f"program must be a str, not {type(program).__name__}")
-    lines = tuple(normalise(program))
-    text = "\n".join(lines)
+@dataclass(frozen=True)
+class Step:
+    """One backward step: the lines it deleted and how many times it ran the linter."""
+
+    deleted: frozenset[int]
+    lint_calls: int
+
+
+def closure(program: Program, seeds: Iterable[int], gone: set[int] | frozenset[int]) -> set[int]:
+    """``seeds`` and every line that depends on them, transitively, leaving out lines already gone."""
+    result: set[int] = set()
+    stack = [s for s in seeds if s not in gone]
+    while stack:
+        i = stack.pop()
+        if i in result:
+            continue
+        result.add(i)
+        stack.extend(j for j in program.dependents[i] if j not in gone and j not in result)
+    return result
+
+
+def delete_step(
+    program: Program, gone: set[int] | frozenset[int], line: int, *, always_lint: bool = False
+) -> Step:
+    """Delete ``line`` (and its dependents) from the state without the lines ``gone``, then keep deleting the lines
+    blamed for new errors until the state has none. Pure: returns the lines this step deleted.
+
+    The linter runs only when ``Program.needs_check`` says the deletion could add an error (or always, for tests
+    and comparisons, with ``always_lint``).
+    """
+    n = len(program.lines)
+    step = _grow(program, [line], gone)
+    # Lines deleted since the last state whose findings are all known: the clean start, or a linted state that
+    # parsed (its remaining findings are tolerated ones, and removing harmless lines only removes findings).
+    unjudged = step
+    calls = 0
+    while True:
+        now_gone = set(gone) | step
+        if len(now_gone) == n or (not always_lint and not program.needs_check(unjudged, now_gone)):
+            break
+        calls += 1
+        blamed, parsed = _new_error_lines(program, [i for i in range(n) if i not in now_gone])
+        if not blamed:
+            break
+        fresh = _grow(program, blamed, now_gone)
+        step |= fresh
+        unjudged = fresh if parsed else step
+    return Step(frozenset(step), calls)
+
+
+def _grow(program: Program, seeds: Iterable[int], gone: set[int] | frozenset[int]) -> set[int]:
+    """The closure of ``seeds``, plus (with their closures) the headers left without a body and the ``try``/``match``
+    statements left without the clauses they need, until none is left: the linter would only blame them."""
+    result = closure(program, seeds, gone)
+    while True:
+        now_gone = set(gone) | result
+        empty = [
+            h
+            for h in (*program.empty_headers(result, now_gone), *program.broken_statements(result, now_gone))
+            if h not in now_gone
+        ]
+        if not empty:
+            return result
+        result |= closure(program, empty, now_gone)
+
+
+def _new_error_lines(program: Program, present: list[int]) -> tuple[list[int], bool]:
+    """Original indices of the lines to blame for errors that are new in the state made of ``present``, and whether
+    the state parsed (so that pyflakes saw all of it)."""
+    text = "\n".join(program.lines[i] for i in present)
     try:
         tree = lint.parse(text)
     except SyntaxError as exc:
-        raise ValueError(f"program does not parse: line {exc.lineno}: {exc.msg}") from exc
-    n = len(lines)
-    starts, string_inner = _logical_lines(text, n)
-    trivia = [not line.strip() or line.lstrip().startswith("#") for line in lines]
-    trivia = [t and not string_inner[i] for i, t in enumerate(trivia)]
-    indents = _indents(lines, string_inner)
-
-    dependents: list[tuple[int, ...]] = []
-    for i in range(n):
-        dep: set[int] = set()
-        j = i + 1
-        while j < n and indents[j] > indents[i]:  # the block indented under line i
-            dep.add(j)
-            j += 1
-        j = i + 1
-        while j < n and starts[j] == starts[i] and starts[i] == i:  # continuation lines of its statement
-            dep.add(j)
-            j += 1
-        j = i - 1
-        while j >= 0 and trivia[j] and not trivia[i]:  # comments and blank lines directly above
-            dep.add(j)
-            j -= 1
-        dependents.append(tuple(sorted(dep)))
-
-    candidates = [
-        i
-        for i in range(n)
-        if not trivia[i] and not string_inner[i] and not (ignore_imports and "import" in lines[i])
-    ]
-    tab_width = next((indents[i] for i in range(n) if indents[i] > 0), 1)
-    weights = [1.0 if indents[i] == 0 else indents[i] / tab_width for i in candidates]
-
-    for node in ast.walk(tree):  # a decorator cannot stay without its def
-        if isinstance(node, _DECORATED) and node.decorator_list:
-            first = min(d.lineno for d in node.decorator_list) - 1
-            dependents[node.lineno - 1] = tuple(
-                sorted({*dependents[node.lineno - 1], *range(first, node.lineno - 1)})
-            )
-
+        error = lint.syntax_error(exc, text)
+        return [_blame_syntax(program, error, present)], False
     found = [e for e in lint.check_tree(tree) if e.is_error]
-    try_lines = tuple(sorted(node.lineno - 1 for node in ast.walk(tree) if isinstance(node, _TRY_NODES)))
-    return Program(
-        lines=lines,
-        dependents=tuple(dependents),
-        candidates=tuple(candidates),
-        weights=tuple(weights),
-        baseline=Counter((e.kind, e.message) for e in found),
-        baseline_at=Counter((e.line - 1, e.kind, e.message) for e in found),
-        try_lines=try_lines,
-    )
+    if not found or not Counter((e.kind, e.message) for e in found) - program.baseline:
+        return [], True
+    exact = Counter(program.baseline_at)
+    leftover = []
+    for e in found:
+        index = present[min(e.line, len(present)) - 1]
+        key = (index, e.kind, e.message)
+        if exact[key] > 0:
+            exact[key] -= 1
+        else:
+            leftover.append((e, index))
+    spare = Counter()
+    for (_, kind, message), count in exact.items():
+        spare[(kind, message)] += count
+    blamed = []
+    for e, index in leftover:
+        if spare[(e.kind, e.message)] > 0:
+            spare[(e.kind, e.message)] -= 1
+        else:
+            blamed.append(index)
+    return blamed, True
 
 
-_DECORATED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_TRY_NODES = tuple(getattr(ast, name) for name in ("Try", "TryStar") if hasattr(ast, name))
+def _blame_syntax(program: Program, error: lint.LintError, present: list[int]) -> int:
+    """The original line to delete for a syntax error: where it is reported, or the cause of a misplaced one."""
+    index = present[min(error.line, len(present)) - 1]
+    match = _ON_LINE.search(error.message)
+    if match and 1 <= int(match.group(1)) <= len(present):
+        return present[int(match.group(1)) - 1]
+    if "'except' or 'finally'" in error.message:
+        alive = set(present)
+        before = [t for t in program.try_lines if t < index and t in alive]
+        if before:
+            return before[-1]
+    return index
 
 
-def _logical_lines(text: str, n: int) -> tuple[list[int], list[bool]]:
-    """For each line: the first line of the statement it belongs to, and whether it lies inside a multi-line string
-    (after the string's first line)."""
-    starts = list(range(n))
-    string_inner = [False] * n
-    start = None
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-            row, end_row = tok.start[0] - 1, tok.end[0] - 1
-            if tok.type in (tokenize.NL, tokenize.COMMENT) and start is None:
-                continue
-            if tok.type in (tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER):
-                continue
-            if start is None:
-                start = row
-            for r in range(row, min(end_row, n - 1) + 1):
-                starts[r] = start
-            if tok.type == tokenize.STRING or getattr(tokenize, "FSTRING_MIDDLE", None) == tok.type:
-                for r in range(row + 1, min(end_row, n - 1) + 1):
-                    string_inner[r] = True
-            if tok.type == tokenize.NEWLINE:
-                start = None
-    except (tokenize.TokenError, SyntaxError):  # the parser accepted it; tokenize quirks only cost precision
-        pass
-    return starts, string_inner
-
-
-def _indents(lines: Sequence[str], string_inner: Sequence[bool]) -> list[int]:
-    """Indentation used for the block rule: blank lines, string contents and closing-bracket lines take the
-    indentation of the line above, so they are deleted with it."""
-    indents = []
-    previous = 0
-    for line, inner in zip(lines, string_inner, strict=True):
-        stripped = line.lstrip()
-        if stripped and not inner and not stripped.startswith(_CLOSERS):
-            previous = len(line.expandtabs()) - len(stripped)
-        indents.append(previous)
-    return indents
-
-
-class _Sampler:
-    """The backward walk for one program and one random stream."""
-
-    def __init__(self, program: Program, rng: random.Random):
-        self.program = program
-        self.rng = rng
-        self.lint_calls = 0
-
-    def closure(self, seeds: Iterable[int], gone: set[int]) -> set[int]:
-        """``seeds`` and everything that depends on them, transitively, leaving out lines already gone."""
-        result: set[int] = set()
-        stack = [s for s in seeds if s not in gone]
-        while stack:
-            i = stack.pop()
-            if i in result:
-                continue
-            result.add(i)
-            stack.extend(j for j in self.program.dependents[i] if j not in gone and j not in result)
-        return result
-
-    def new_error_lines(self, present: list[int]) -> list[int]:
-        """Original indices of the lines whose errors are new in the state made of ``present`` (empty if clean)."""
-        self.lint_calls += 1
-        text = "\n".join(self.program.lines[i] for i in present)
-        found = lint.errors(text)
-        if not found:
-            return []
-        kinds = Counter((e.kind, e.message) for e in found)
-        if not kinds - self.program.baseline:
-            return []
-        exact = Counter(self.program.baseline_at)
-        leftover = []
-        for e in found:
-            index = present[min(e.line, len(present)) - 1]
-            key = (index, e.kind, e.message)
-            if exact[key] > 0:
-                exact[key] -= 1
-            else:
-                leftover.append((e, index))
-        spare = Counter((kind, message) for (_, kind, message), count in exact.items() for _ in range(count))
-        blamed = []
-        for e, index in leftover:
-            if spare[(e.kind, e.message)] > 0:
-                spare[(e.kind, e.message)] -= 1
-            else:
-                blamed.append(self.blame(e, index, present))
-        return blamed
-
-    def blame(self, error: lint.LintError, index: int, present: list[int]) -> int:
-        """The original line to delete for a new error: where it is reported, or the cause of a misplaced one."""
-        if error.kind != lint.SYNTAX_ERROR:
-            return index
-        match = _ON_LINE.search(error.message)
-        if match:
-            line = int(match.group(1))
-            if 1 <= line <= len(present):
-                return present[line - 1]
-        if "'except' or 'finally'" in error.message:
-            before = [t for t in self.program.try_lines if t < index and t in set(present)]
-            if before:
-                return before[-1]
-        return index
-
-    def walk(self) -> Sample:
-        program = self.program
-        n = len(program.lines)
-        gone: set[int] = set()
-        deletions: list[set[int]] = []
-        pool = dict(zip(program.candidates, program.weights, strict=True))
-        while pool:
-            choice = self.rng.choices(list(pool), weights=list(pool.values()))[0]
-            step = self.closure([choice], gone)
-            while True:
-                present = [i for i in range(n) if i not in gone and i not in step]
-                if not present:
-                    break
-                blamed = self.new_error_lines(present)
-                if not blamed:
-                    break
-                step |= self.closure(blamed, gone | step)
-            gone |= step
-            deletions.append(step)
-            for i in step:
-                pool.pop(i, None)
-        rest = {i for i in range(n) if i not in gone}
-        if any(
-            program.lines[i].strip() for i in rest
-        ):  # trailing comments nobody depends on: the first insertion writes them
-            deletions.append(rest)
-        steps = tuple(tuple(sorted(s)) for s in reversed(deletions))
-        return Sample(program.lines, steps, self.lint_calls)
+def walk(program: Program, rng: random.Random, *, always_lint: bool = False) -> Sample:
+    """One backward walk to the empty program, read forwards as insertions."""
+    n = len(program.lines)
+    gone: set[int] = set()
+    deletions: list[frozenset[int]] = []
+    calls = 0
+    pool = dict(zip(program.candidates, program.weights, strict=True))
+    while pool:
+        choice = rng.choices(list(pool), weights=list(pool.values()))[0]
+        step = delete_step(program, gone, choice, always_lint=always_lint)
+        calls += step.lint_calls
+        gone |= step.deleted
+        deletions.append(step.deleted)
+        for i in step.deleted:
+            pool.pop(i, None)
+    rest = frozenset(i for i in range(n) if i not in gone)
+    if any(
+        program.lines[i].strip() for i in rest
+    ):  # trailing comments nobody depends on: the first insertion
+        deletions.append(rest)
+    steps = tuple(tuple(sorted(s)) for s in reversed(deletions))
+    return Sample(program.lines, steps, calls)
 
 
 def sample(
-    program: str | Program, *, samples: int = 5, seed: int = 0, ignore_imports: bool = False
+    program: str | Program,
+    *,
+    samples: int = 5,
+    seed: int = 0,
+    ignore_imports: bool = False,
+    always_lint: bool = False,
 ) -> list[Sample]:
     """Sample ``samples`` LintSeq edit sequences of a program; deterministic for (program, seed).
 
@@ -318,7 +248,9 @@ def sample(
     if samples < 0:
         raise ValueError(f"samples must be >= 0, got {samples}")
     prepared = program if isinstance(program, Program) else prepare(program, ignore_imports=ignore_imports)
-    return [_Sampler(prepared, random.Random(f"lintseq:{seed}:{k}")).walk() for k in range(samples)]
+    return [
+        walk(prepared, random.Random(f"lintseq:{seed}:{k}"), always_lint=always_lint) for k in range(samples)
+    ]
 
 
 def sample_edits(

@@ -1,0 +1,514 @@
+"""What the LintSeq sampler knows about one program, computed once: lines, dependencies, weights and def-use facts.
+
+Which lines go with a line when it is deleted:
+
+- the lines indented under it (its block, like the reference), where lines inside a multi-line string and lines
+  that start with a closing bracket count as indented like the line above them (so a call's closing ``)`` goes
+  with the call), and blank and comment lines as deep as the code around them;
+- the continuation lines of the statement it starts (a multi-line string, a backslash continuation);
+- the comments and blank lines directly above it (a comment belongs to the code it introduces; the reference
+  instead leaves them all for one odd first edit), and a def's decorators;
+- for the first line of an ``if``/``for``/``while``/``try``: its ``elif``/``else``/``except``/``finally`` clauses,
+  which cannot stand alone (the reference reaches the same result through one lint round per clause).
+
+The def-use facts let ``Program.needs_check`` prove, for most deletions, that the linter would find nothing new:
+pyflakes resolves names in textual order within a scope, so removing a binding is harmless when every remaining
+read of the name has another binding earlier in the same scope.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import re
+import tokenize
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from model_runtime import lint
+from model_runtime.edits import normalise
+
+_CLOSERS = (")", "]", "}")
+_ELSE = re.compile(r"\s*else\s*:")
+_FINALLY = re.compile(r"\s*finally\s*:")
+_ANNOTATION_LIKE = re.compile(r"[\w.\[\], |'\"]{1,120}")
+_IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_DECORATED = (*_DEFS, ast.ClassDef)
+_TRY_NODES = tuple(getattr(ast, name) for name in ("Try", "TryStar") if hasattr(ast, name))
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A name bound on ``line`` in scope ``scope``; reads on lines after ``ready`` (its statement's last line) see
+    it, unless it does not ``cover`` later reads (an ``except ... as`` name, a bare annotation)."""
+
+    line: int
+    ready: int
+    scope: int
+    covers: bool
+
+
+@dataclass(frozen=True)
+class Use:
+    line: int
+    scope: int
+
+
+@dataclass(frozen=True)
+class Program:
+    """One program, analysed for sampling (see the module docstring)."""
+
+    lines: tuple[str, ...]
+    dependents: tuple[frozenset[int], ...]  # lines deleted together with line i (i itself excluded)
+    candidates: tuple[int, ...]  # lines that may be picked
+    weights: tuple[float, ...]  # picking weight of each candidate, same order
+    baseline: Counter  # (kind, message) of the original's errors, tolerated in every state
+    baseline_at: Counter  # (line index, kind, message) of the original's errors
+    try_lines: tuple[int, ...]  # first lines of try statements
+    statement: tuple[frozenset[int], ...]  # all lines of the statement (logical line) line i belongs to
+    binds: tuple[tuple[str, ...], ...]  # names each line binds
+    bindings: dict[str, tuple[Binding, ...]]
+    uses: dict[str, tuple[Use, ...]]
+    string_uses: dict[str, frozenset[int]]  # names read from strings (annotations, __all__): resolved late
+    risky: frozenset[int]  # lines always linted when deleted: global, nonlocal, import *, del, walrus
+    needs: dict[int, Clauses]  # except/finally/case line -> the statement that cannot lose all of them
+    block: dict[int, frozenset[int]]  # compound statement header -> the code lines of its body
+    headers_over: tuple[tuple[int, ...], ...]  # line -> headers whose body holds it
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def empty_headers(self, deleted: Iterable[int], gone: set[int]) -> list[int]:
+        """Remaining headers whose whole body is now gone: a syntax error that only deleting them cures."""
+        return [h for i in deleted for h in self.headers_over[i] if h not in gone and self.block[h] <= gone]
+
+    def broken_statements(self, deleted: Iterable[int], gone: set[int]) -> list[int]:
+        """Heads of remaining ``try``/``match`` statements left without the clauses they need: a syntax error
+        that only deleting the whole statement cures (Python reports it on a later line)."""
+        heads = []
+        for i in deleted:
+            needed = self.needs.get(i)
+            if needed is not None and needed.head not in gone and needed.broken(gone):
+                heads.append(needed.head)
+        return heads
+
+    def needs_check(self, deleted: Iterable[int], gone: set[int]) -> bool:
+        """Whether deleting ``deleted`` (already included in ``gone``) from an error-free state can add an error.
+
+        False only when the deleted lines are whole statements, none of them risky, no compound statement is left
+        without a body, and every remaining read of a name they bind still has a binding earlier in its scope.
+        The new state's findings are then a subset of the old state's.
+        """
+        for i in deleted:
+            if i in self.risky or not self.statement[i] <= gone:
+                return True
+            if i - 1 not in deleted and self._open_above(i, gone):
+                return True
+            for name in self.binds[i]:
+                if not self._still_bound(name, gone):
+                    return True
+        return bool(self.empty_headers(deleted, gone) or self.broken_statements(deleted, gone))
+
+    def _open_above(self, i: int, gone: set[int]) -> bool:
+        """Whether the nearest remaining line above ``i`` may continue into what follows it: it ends with a
+        backslash, or its statement already lost lines (so the analysis no longer knows where it ends)."""
+        p = i - 1
+        while p >= 0 and p in gone:
+            p -= 1
+        if p < 0:
+            return False
+        return self.lines[p].rstrip().endswith("\\") or not self.statement[p].isdisjoint(gone)
+
+    def _still_bound(self, name: str, gone: set[int]) -> bool:
+        if not self.string_uses.get(name, frozenset()) <= gone:
+            return False
+        alive = [b for b in self.bindings.get(name, ()) if b.covers and b.line not in gone]
+        for use in self.uses.get(name, ()):
+            if use.line in gone:
+                continue
+            if not any(b.scope == use.scope and b.ready < use.line for b in alive):
+                return False
+        return True
+
+
+def prepare(program: str, *, ignore_imports: bool = False) -> Program:
+    """Analyse a program once for sampling. Raises ValueError if it does not parse."""
+    if not isinstance(program, str):
+        raise TypeError(f"program must be a str, not {type(program).__name__}")
+    lines = tuple(normalise(program))
+    text = "\n".join(lines)
+    try:
+        tree = lint.parse(text)
+    except SyntaxError as exc:
+        raise ValueError(f"program does not parse: line {exc.lineno}: {exc.msg}") from exc
+    n = len(lines)
+    starts, string_inner = _logical_lines(text, n)
+    trivia = [
+        (not line.strip() or line.lstrip().startswith("#")) and not string_inner[i]
+        for i, line in enumerate(lines)
+    ]
+    code = [not trivia[i] and not string_inner[i] for i in range(n)]
+    indents = _indents(lines, string_inner)
+
+    members: dict[int, set[int]] = {}
+    for i, start in enumerate(starts):
+        members.setdefault(start, set()).add(i)
+    statement = tuple(frozenset(members[starts[i]]) for i in range(n))
+
+    dependents: list[set[int]] = []
+    block: dict[int, frozenset[int]] = {}
+    for i in range(n):
+        indented = set()
+        j = i + 1
+        while j < n and indents[j] > indents[i]:  # the block indented under line i
+            indented.add(j)
+            j += 1
+        dep = set(indented)
+        if starts[i] == i and code[i]:  # the first line of a statement takes its continuation lines along
+            dep |= members[i] - {i}
+            body = frozenset(j for j in indented if code[j] and starts[j] not in members[i])
+            if body:
+                block[i] = body
+        j = i - 1
+        while j >= 0 and trivia[j] and not trivia[i]:  # comments and blank lines directly above
+            dep.add(j)
+            j -= 1
+        dependents.append(dep)
+
+    risky: set[int] = set()
+    needs: dict[int, Clauses] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, _DECORATED) and node.decorator_list:  # a decorator cannot stay without its def
+            first = min(d.lineno for d in node.decorator_list) - 1
+            dependents[node.lineno - 1].update(range(first, node.lineno - 1))
+        clauses, needed = _clauses(node, lines)
+        if clauses:
+            dependents[node.lineno - 1].update(clauses)
+        if needed is not None and needed.unknown:
+            risky.update(clauses)
+        elif needed is not None:
+            for line in needed.lines:
+                needs[line] = needed
+
+    candidates = [i for i in range(n) if code[i] and not (ignore_imports and "import" in lines[i])]
+    tab_width = next((indents[i] for i in range(n) if indents[i] > 0), 1)
+    weights = [1.0 if indents[i] == 0 else indents[i] / tab_width for i in candidates]
+
+    facts = _DefUse([max(s) for s in statement])
+    facts.visit(tree)
+    risky |= facts.risky
+    headers_over: list[list[int]] = [[] for _ in range(n)]
+    for header, body in block.items():
+        for j in body:
+            headers_over[j].append(header)
+
+    found = [e for e in lint.check_tree(tree) if e.is_error]
+    return Program(
+        lines=lines,
+        dependents=tuple(frozenset(d) for d in dependents),
+        candidates=tuple(candidates),
+        weights=tuple(weights),
+        baseline=Counter((e.kind, e.message) for e in found),
+        baseline_at=Counter((e.line - 1, e.kind, e.message) for e in found),
+        try_lines=tuple(sorted(node.lineno - 1 for node in ast.walk(tree) if isinstance(node, _TRY_NODES))),
+        statement=statement,
+        binds=tuple(tuple(sorted(names)) for names in facts.binds_at(n)),
+        bindings={name: tuple(found) for name, found in facts.bindings.items()},
+        uses={name: tuple(found) for name, found in facts.uses.items()},
+        string_uses={name: frozenset(found) for name, found in facts.string_uses.items()},
+        risky=frozenset(risky),
+        needs=needs,
+        block=block,
+        headers_over=tuple(tuple(h) for h in headers_over),
+    )
+
+
+def _clauses(node: ast.AST, lines: Sequence[str]) -> tuple[list[int], Clauses | None]:
+    """The clause header lines (``elif``, ``else``, ``except``, ``finally``, ``case``) of a compound statement, and
+    for a ``try`` or ``match`` the clauses it cannot lose all of (``None`` if it has none, or if a clause line could
+    not be found, in which case its clauses are left to the linter)."""
+    clauses: list[int] = []
+    if isinstance(node, ast.If):
+        current = node
+        while current.orelse:
+            first = current.orelse[0]
+            if (
+                len(current.orelse) == 1
+                and isinstance(first, ast.If)
+                and lines[first.lineno - 1].lstrip().startswith("elif")
+            ):
+                clauses.append(first.lineno - 1)
+                current = first
+                continue
+            clauses += _keyword_line(lines, current.body[-1], first, _ELSE)
+            break
+    elif isinstance(node, (ast.For, ast.AsyncFor, ast.While)) and node.orelse:
+        clauses += _keyword_line(lines, node.body[-1], node.orelse[0], _ELSE)
+    elif isinstance(node, _TRY_NODES):
+        handlers = tuple(h.lineno - 1 for h in node.handlers)
+        previous = (node.handlers[-1].body if node.handlers else node.body)[-1]
+        else_line = finally_line = None
+        found = True
+        if node.orelse:
+            found_else = _keyword_line(lines, previous, node.orelse[0], _ELSE)
+            else_line, found = (found_else[0], True) if found_else else (None, False)
+            previous = node.orelse[-1]
+        if node.finalbody:
+            found_finally = _keyword_line(lines, previous, node.finalbody[0], _FINALLY)
+            finally_line = found_finally[0] if found_finally else None
+            found = found and bool(found_finally)
+        clauses = [*handlers, *(x for x in (else_line, finally_line) if x is not None)]
+        if found:
+            return clauses, Clauses(node.lineno - 1, handlers, finally_line, else_line)
+        return clauses, Clauses(node.lineno - 1, (), None, None, unknown=True)
+    elif hasattr(ast, "Match") and isinstance(node, ast.Match):
+        cases = tuple(c.pattern.lineno - 1 for c in node.cases)
+        return [], Clauses(node.lineno - 1, cases, None, None)
+    return clauses, None
+
+
+@dataclass(frozen=True)
+class Clauses:
+    """The clauses a ``try`` (handlers, ``finally``, ``else``) or ``match`` (cases, as ``handlers``) needs."""
+
+    head: int
+    handlers: tuple[int, ...]
+    finally_line: int | None
+    else_line: int | None
+    unknown: bool = False
+
+    @property
+    def lines(self) -> tuple[int, ...]:
+        return tuple(x for x in (*self.handlers, self.finally_line) if x is not None)
+
+    def broken(self, gone: set[int]) -> bool:
+        """Whether the statement is left invalid: no handler (or case) and no ``finally``, or an ``else`` with
+        no handler."""
+        handlers = any(h not in gone for h in self.handlers)
+        has_finally = self.finally_line is not None and self.finally_line not in gone
+        has_else = self.else_line is not None and self.else_line not in gone
+        return not handlers and (not has_finally or has_else)
+
+
+def _keyword_line(lines: Sequence[str], before: ast.AST, after: ast.AST, keyword: re.Pattern) -> list[int]:
+    """The line between two statements that opens a clause (``else:``/``finally:``), found by its keyword."""
+    first = min([after.lineno, *(d.lineno for d in getattr(after, "decorator_list", []))]) - 1
+    for j in range(before.end_lineno, first + 1):
+        if keyword.match(lines[j]):
+            return [j]
+    return []
+
+
+class _DefUse(ast.NodeVisitor):
+    """Collects bindings and reads of names with the scope they happen in (pyflakes' scoping, simplified
+    conservatively: anything unusual makes the line risky, which only costs a lint call)."""
+
+    def __init__(self, statement_end: Sequence[int]):
+        self.statement_end = statement_end
+        self.scope = 0
+        self.scopes = 0
+        self.bindings: dict[str, list[Binding]] = {}
+        self.uses: dict[str, list[Use]] = {}
+        self.string_uses: dict[str, set[int]] = {}
+        self.risky: set[int] = set()
+
+    def binds_at(self, n: int) -> list[set[str]]:
+        found: list[set[str]] = [set() for _ in range(n)]
+        for name, bindings in self.bindings.items():
+            for b in bindings:
+                found[b.line].add(name)
+        return found
+
+    def bind(self, name: str, lineno: int, covers: bool = True) -> None:
+        line = lineno - 1
+        self.bindings.setdefault(name, []).append(Binding(line, self.statement_end[line], self.scope, covers))
+
+    def use(self, name: str, lineno: int) -> None:
+        self.uses.setdefault(name, []).append(Use(lineno - 1, self.scope))
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Load):
+            self.use(node.id, node.lineno)
+        elif isinstance(node.ctx, ast.Del):  # unbinding: what reads it afterwards is beyond this analysis
+            self.risky.add(node.lineno - 1)
+        else:
+            self.bind(node.id, node.lineno)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if isinstance(node.target, ast.Name):
+            self.use(node.target.id, node.target.lineno)
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if node.value is None and isinstance(node.target, ast.Name):  # a bare annotation binds nothing
+            self.bind(node.target.id, node.target.lineno, covers=False)
+            self.visit(node.annotation)
+            return
+        self.generic_visit(node)
+
+    def visit_Constant(self, node: ast.Constant) -> None:
+        if isinstance(node.value, str) and _ANNOTATION_LIKE.fullmatch(node.value):
+            for name in _IDENTIFIER.findall(node.value):
+                self.string_uses.setdefault(name, set()).add(node.lineno - 1)
+
+    def visit_Global(self, node: ast.AST) -> None:
+        self.risky.add(node.lineno - 1)
+
+    visit_Nonlocal = visit_Global
+
+    def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
+        for alias in node.names:
+            if alias.name == "*":
+                self.risky.add(node.lineno - 1)
+                continue
+            self.bind(alias.asname or alias.name.split(".")[0], getattr(alias, "lineno", node.lineno))
+
+    visit_ImportFrom = visit_Import
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.type is not None:
+            self.visit(node.type)
+        if node.name:  # unbound again when the handler ends
+            self.bind(node.name, node.lineno, covers=False)
+        for statement in node.body:
+            self.visit(statement)
+
+    def _enter(self):
+        outer = self.scope
+        self.scopes += 1
+        self.scope = self.scopes
+        return outer
+
+    def _arguments(self, args: ast.arguments) -> None:
+        for arg in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]:
+            if arg is not None:
+                self.bind(arg.arg, arg.lineno)
+
+    def _function(self, node) -> None:
+        for expression in [*node.decorator_list, *node.args.defaults, *node.args.kw_defaults, node.returns]:
+            if expression is not None:
+                self.visit(expression)
+        for arg in [
+            *node.args.posonlyargs,
+            *node.args.args,
+            *node.args.kwonlyargs,
+            node.args.vararg,
+            node.args.kwarg,
+        ]:
+            if arg is not None and arg.annotation is not None:
+                self.visit(arg.annotation)
+        self.bind(node.name, node.lineno)
+        outer = self._enter()
+        self._arguments(node.args)
+        for statement in node.body:
+            self.visit(statement)
+        self.scope = outer
+
+    visit_FunctionDef = visit_AsyncFunctionDef = _function
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        for expression in [*node.args.defaults, *node.args.kw_defaults]:
+            if expression is not None:
+                self.visit(expression)
+        outer = self._enter()
+        self._arguments(node.args)
+        self.visit(node.body)
+        self.scope = outer
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        for expression in [*node.decorator_list, *node.bases, *node.keywords]:
+            self.visit(expression)
+        self.bind(node.name, node.lineno)
+        outer = self._enter()
+        for statement in node.body:
+            self.visit(statement)
+        self.scope = outer
+
+    def _comprehension(self, node) -> None:
+        self.visit(node.generators[0].iter)  # evaluated in the enclosing scope
+        outer = self._enter()
+        for k, generator in enumerate(node.generators):
+            self.visit(generator.target)
+            if k:
+                self.visit(generator.iter)
+            for condition in generator.ifs:
+                self.visit(condition)
+        for part in ("elt", "key", "value"):
+            if getattr(node, part, None) is not None:
+                self.visit(getattr(node, part))
+        self.scope = outer
+
+    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
+
+    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
+        self.risky.add(node.lineno - 1)  # binds in the enclosing function even inside a comprehension
+        self.generic_visit(node)
+
+    def visit_MatchAs(self, node) -> None:
+        if node.name:
+            self.bind(node.name, node.lineno)
+        self.generic_visit(node)
+
+    visit_MatchStar = visit_MatchAs
+
+    def visit_MatchMapping(self, node) -> None:
+        if node.rest:
+            self.bind(node.rest, node.lineno)
+        self.generic_visit(node)
+
+
+def _logical_lines(text: str, n: int) -> tuple[list[int], list[bool]]:
+    """For each line: the first line of the statement it belongs to, and whether it lies inside a multi-line string
+    (after the string's first line)."""
+    starts = list(range(n))
+    string_inner = [False] * n
+    start = None
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            row, end_row = tok.start[0] - 1, tok.end[0] - 1
+            if tok.type in (tokenize.NL, tokenize.COMMENT) and start is None:
+                continue
+            if tok.type in (tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER):
+                continue
+            if start is None:
+                start = row
+            for r in range(row, min(end_row, n - 1) + 1):
+                starts[r] = start
+            if tok.type == tokenize.STRING or getattr(tokenize, "FSTRING_MIDDLE", None) == tok.type:
+                for r in range(row + 1, min(end_row, n - 1) + 1):
+                    string_inner[r] = True
+            if tok.type == tokenize.NEWLINE:
+                start = None
+    except (tokenize.TokenError, SyntaxError):  # the parser accepted it; tokenize quirks only cost precision
+        pass
+    return starts, string_inner
+
+
+def _indents(lines: Sequence[str], string_inner: Sequence[bool]) -> list[int]:
+    """Indentation used for the block rule. String contents and closing-bracket lines take the indentation of the
+    line above, so they are deleted with it; blank and comment lines take the deeper of the code lines around
+    them, so that a blank line after ``def f():`` or a comment at column 0 inside a body does not end the block."""
+    own: list[int | None] = []
+    for line, inner in zip(lines, string_inner, strict=True):
+        stripped = line.lstrip()
+        if inner or not stripped or stripped.startswith((*_CLOSERS, "#")):
+            own.append(None)
+        else:
+            own.append(len(line.expandtabs()) - len(stripped))
+    indents = [0] * len(lines)
+    previous = 0
+    for i, value in enumerate(own):
+        if value is not None:
+            previous = value
+        indents[i] = previous
+    following = 0
+    for i in range(len(lines) - 1, -1, -1):
+        if own[i] is not None:
+            following = own[i]
+        elif not string_inner[i] and (not lines[i].strip() or lines[i].lstrip().startswith("#")):
+            indents[i] = max(indents[i], following)
+    return indents
