@@ -73,6 +73,7 @@ class Program:
     bindings: dict[str, tuple[Binding, ...]]
     uses: dict[str, tuple[Use, ...]]
     string_uses: dict[str, frozenset[int]]  # names read from strings (annotations, __all__): resolved late
+    unbound: frozenset[str]  # names a ``del`` unbinds: deleting any of their bindings is always linted
     risky: frozenset[int]  # lines always linted when deleted: global, nonlocal, import *, del, walrus
     needs: dict[int, Clauses]  # except/finally/case line -> the statement that cannot lose all of them
     block: dict[int, frozenset[int]]  # compound statement header -> the code lines of its body
@@ -124,7 +125,7 @@ class Program:
         return self.lines[p].rstrip().endswith("\\") or not self.statement[p].isdisjoint(gone)
 
     def _still_bound(self, name: str, gone: set[int]) -> bool:
-        if not self.string_uses.get(name, frozenset()) <= gone:
+        if name in self.unbound or not self.string_uses.get(name, frozenset()) <= gone:
             return False
         alive = [b for b in self.bindings.get(name, ()) if b.covers and b.line not in gone]
         for use in self.uses.get(name, ()):
@@ -170,6 +171,11 @@ def prepare(program: str, *, ignore_imports: bool = False) -> Program:
         dep = set(indented)
         if starts[i] == i and code[i]:  # the first line of a statement takes its continuation lines along
             dep |= members[i] - {i}
+            j = max(members[i]) + 1  # a header's continuation lines may be as shallow as its first line
+            while j < n and indents[j] > indents[i]:
+                indented.add(j)
+                j += 1
+            dep |= indented
             body = frozenset(j for j in indented if code[j] and starts[j] not in members[i])
             if body:
                 block[i] = body
@@ -220,6 +226,7 @@ def prepare(program: str, *, ignore_imports: bool = False) -> Program:
         bindings={name: tuple(found) for name, found in facts.bindings.items()},
         uses={name: tuple(found) for name, found in facts.uses.items()},
         string_uses={name: frozenset(found) for name, found in facts.string_uses.items()},
+        unbound=frozenset(facts.unbound),
         risky=frozenset(risky),
         needs=needs,
         block=block,
@@ -314,6 +321,7 @@ class _DefUse(ast.NodeVisitor):
         self.bindings: dict[str, list[Binding]] = {}
         self.uses: dict[str, list[Use]] = {}
         self.string_uses: dict[str, set[int]] = {}
+        self.unbound: set[str] = set()  # names some ``del`` unbinds
         self.risky: set[int] = set()
 
     def binds_at(self, n: int) -> list[set[str]]:
@@ -333,7 +341,9 @@ class _DefUse(ast.NodeVisitor):
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
             self.use(node.id, node.lineno)
-        elif isinstance(node.ctx, ast.Del):  # unbinding: what reads it afterwards is beyond this analysis
+        elif isinstance(node.ctx, ast.Del):  # reads the name, then unbinds it: beyond this analysis
+            self.use(node.id, node.lineno)
+            self.unbound.add(node.id)
             self.risky.add(node.lineno - 1)
         else:
             self.bind(node.id, node.lineno)
