@@ -5,11 +5,12 @@ torch, transformers and matplotlib are imported inside the command functions so 
 
 from __future__ import annotations
 
-import json
 import zlib
 from pathlib import Path
 
 import typer
+
+from training.evaluation.next_edit import STRATEGIES as STRATEGY_NAMES
 
 eval_app = typer.Typer(
     help="Evaluate models: HumanEval pass@k in a sandbox, scoring samples files, the next-edit benchmark.",
@@ -92,6 +93,9 @@ def humaneval(
     batch_size: int = typer.Option(10, min=1, help="Samples generated together per forward pass."),
     limit: int = typer.Option(None, min=1, help="Only the first N problems."),
     every: int = typer.Option(1, min=1, help="Only every Nth problem (a cheaper spread-out subset)."),
+    tasks: str = typer.Option(
+        None, help="Only these comma-separated task ids, e.g. HumanEval/0,HumanEval/23."
+    ),
     out: Path = typer.Option(None, help="Results JSONL (appended; an existing file is resumed)."),
     k: str = typer.Option("1,5,10", help="pass@k values to print."),
     plot: Path = typer.Option(None, help="Write a pass@k-vs-k PNG here."),
@@ -116,6 +120,12 @@ def humaneval(
         _fail("--chat applies to the instruct modes (lintseq, baseline), not to completion")
     ks = _parse_ks(k)
     problems = load_problems(limit=limit)[::every]
+    if tasks:
+        wanted = {t.strip() for t in tasks.split(",") if t.strip()}
+        missing = wanted - {p.task_id for p in problems}
+        if missing:
+            _fail(f"unknown task ids: {', '.join(sorted(missing))}")
+        problems = [p for p in problems if p.task_id in wanted]
     loaded = load_for_eval(model, adapter, device, dtype, trust_remote_code)
     chat_template = _chat_template(loaded) if chat else None
     config = {
@@ -234,5 +244,93 @@ def report(
         _plot(runs, plot)
 
 
-def _print_json(data) -> None:
-    typer.echo(json.dumps(data, indent=2))
+@eval_app.command("next-edit")
+def next_edit(
+    paths: list[Path] = typer.Argument(
+        ..., exists=True, help="Corpus JSONL (valid split) or Python files/dirs."
+    ),
+    model: str = typer.Option(
+        "default", help="Model directory, .gguf file or hub id; 'default' = SmolLM2 base."
+    ),
+    adapter: str = typer.Option(None, help="LoRA adapter directory; 'default' = the EditSeq adapter."),
+    strategies: str = typer.Option(
+        ",".join(STRATEGY_NAMES), help="Comma-separated prompt strategies to compare."
+    ),
+    history_length: int = typer.Option(3, min=1, help="Previous diffs given in the '+history' strategies."),
+    programs: int = typer.Option(20, min=1, help="At most this many programs."),
+    steps: int = typer.Option(3, min=1, help="Cases (steps) per program."),
+    k: int = typer.Option(4, min=1, help="Suggestions sampled per case."),
+    temperature: float = typer.Option(0.8, min=0.0),
+    top_p: float = typer.Option(0.95, min=0.0, max=1.0),
+    max_new_tokens: int = typer.Option(128, min=1),
+    all_splits: bool = typer.Option(
+        False, help="Use every record of a corpus JSONL, not only the valid split."
+    ),
+    out: Path = typer.Option(None, help="Per-case results JSONL (appended; an existing file is resumed)."),
+    device: str = typer.Option("auto"),
+    dtype: str = typer.Option("auto"),
+    seed: int = typer.Option(0),
+    trust_remote_code: bool = typer.Option(False),
+) -> None:
+    """Compare prompt strategies on held-out programs: exact next edit, hit@k, line F1, validity, latency."""
+    from model_runtime.suggestions import suggest as suggest_edits
+    from training.evaluation.next_edit import (
+        cases_for,
+        format_summary,
+        load_programs,
+        run_next_edit,
+        strategy_options,
+        summarise_rows,
+    )
+
+    chosen = [s.strip() for s in strategies.split(",") if s.strip()]
+    try:
+        options = {s: strategy_options(s, history_length) for s in chosen}
+    except ValueError as error:
+        _fail(str(error))
+    found = load_programs(paths, all_splits=all_splits)
+    if not found:
+        _fail("no programs found (a corpus JSONL contributes only its 'valid' split unless --all-splits)")
+    cases = [
+        c
+        for pid, ins, prog in found[:programs]
+        for c in cases_for(pid, ins, prog, seed=seed, max_steps=steps)
+    ]
+    if not cases:
+        _fail("the programs gave no cases (each needs at least two LintSeq steps)")
+    loaded = load_for_eval(model, adapter, device, dtype, trust_remote_code)
+
+    def run_one(case, strategy):
+        mode, history = options[strategy]
+        return suggest_edits(
+            loaded,
+            case.buffer,
+            instruction=case.instruction,
+            history=case.history[-history:] if history else (),
+            k=k,
+            temperature=temperature,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+            mode=mode,
+            seed=seed,
+        )
+
+    out = out or Path("runs") / "eval" / f"next-edit-{Path(loaded.source).name}.jsonl"
+    config = {
+        "model": loaded.source,
+        "adapter": loaded.adapter,
+        "k": k,
+        "temperature": temperature,
+        "top_p": top_p,
+        "max_new_tokens": max_new_tokens,
+        "history_length": history_length,
+        "seed": seed,
+    }
+    from training.evaluation.results import ConfigMismatch
+
+    try:
+        rows = run_next_edit(cases, chosen, run_one, k=k, config=config, out=out, log=_log)
+    except ConfigMismatch as error:
+        _fail(str(error))
+    typer.echo(f"results: {out} ({len(cases)} cases from {min(len(found), programs)} programs)")
+    typer.echo(format_summary(summarise_rows(rows), k))
