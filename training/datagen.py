@@ -44,9 +44,9 @@ class Outcome:
 
     line_no: int
     record_id: object = None
-    payload: bytes = b""
+    payload: bytes = b""  # the output lines, ready to append
+    count: int = 0
     error: str | None = None
-    written: list[dict] = field(default_factory=list)
 
 
 def sample_seed(seed: int, record_id: object, sample: int) -> int:
@@ -116,9 +116,9 @@ def process_line(line_no: int, line: str, options: Options, skip: frozenset[int]
             "edits": edits,
             "text": training_text(instruction, edits),
         }
-        outcome.written.append(record)
         rows.append(json.dumps(record, ensure_ascii=False) + "\n")
     outcome.payload = "".join(rows).encode("utf-8")
+    outcome.count = len(rows)
     return outcome
 
 
@@ -224,10 +224,10 @@ def run(
             summary.records += 1
             if outcome.payload:
                 _write_all(fd, outcome.payload)  # one record, one write: a kill tears at most the last line
-                summary.written += len(outcome.written)
+                summary.written += outcome.count
                 if on_record is not None:
-                    for record in outcome.written:
-                        on_record(record)
+                    for row in outcome.payload.decode("utf-8").splitlines():
+                        on_record(json.loads(row))
             if time.monotonic() - last_sync > FSYNC_EVERY_S:
                 os.fsync(fd)
                 last_sync = time.monotonic()

@@ -127,21 +127,19 @@ def delete_step(
     """
     n = len(program.lines)
     step = _grow(program, [line], gone)
-    # Lines deleted since the last state whose findings are all known: the clean start, or a linted state that
-    # parsed (its remaining findings are tolerated ones, and removing harmless lines only removes findings).
-    unjudged = step
     calls = 0
     while True:
         now_gone = set(gone) | step
-        if len(now_gone) == n or (not always_lint and not program.needs_check(unjudged, now_gone)):
+        # Judged against the clean state the step started from, never against an intermediate linted one: pyflakes
+        # reports some errors once for several lines (an UndefinedLocal at the last read only), so a linted state's
+        # findings do not bound those of its sub-states.
+        if len(now_gone) == n or (not always_lint and not program.needs_check(step, now_gone)):
             break
         calls += 1
-        blamed, parsed = _new_error_lines(program, [i for i in range(n) if i not in now_gone])
+        blamed = _new_error_lines(program, [i for i in range(n) if i not in now_gone])
         if not blamed:
             break
-        fresh = _grow(program, blamed, now_gone)
-        step |= fresh
-        unjudged = fresh if parsed else step
+        step |= _grow(program, blamed, now_gone)
     return Step(frozenset(step), calls)
 
 
@@ -161,18 +159,17 @@ def _grow(program: Program, seeds: Iterable[int], gone: set[int] | frozenset[int
         result |= closure(program, empty, now_gone)
 
 
-def _new_error_lines(program: Program, present: list[int]) -> tuple[list[int], bool]:
-    """Original indices of the lines to blame for errors that are new in the state made of ``present``, and whether
-    the state parsed (so that pyflakes saw all of it)."""
+def _new_error_lines(program: Program, present: list[int]) -> list[int]:
+    """Original indices of the lines to blame for the errors that are new in the state made of ``present``."""
     text = "\n".join(program.lines[i] for i in present)
     try:
         tree = lint.parse(text)
     except SyntaxError as exc:
         error = lint.syntax_error(exc, text)
-        return [_blame_syntax(program, error, present)], False
+        return [_blame_syntax(program, error, present)]
     found = [e for e in lint.check_tree(tree) if e.is_error]
     if not found or not Counter((e.kind, e.message) for e in found) - program.baseline:
-        return [], True
+        return []
     exact = Counter(program.baseline_at)
     leftover = []
     for e in found:
@@ -191,7 +188,7 @@ def _new_error_lines(program: Program, present: list[int]) -> tuple[list[int], b
             spare[(e.kind, e.message)] -= 1
         else:
             blamed.append(index)
-    return blamed, True
+    return blamed
 
 
 def _blame_syntax(program: Program, error: lint.LintError, present: list[int]) -> int:

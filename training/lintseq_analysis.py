@@ -187,7 +187,10 @@ def prepare(program: str, *, ignore_imports: bool = False) -> Program:
 
     risky: set[int] = set()
     needs: dict[int, Clauses] = {}
-    for node in ast.walk(tree):
+    try_lines = []
+    for node in _statements(tree):
+        if isinstance(node, _TRY_NODES):
+            try_lines.append(node.lineno - 1)
         if isinstance(node, _DECORATED) and node.decorator_list:  # a decorator cannot stay without its def
             first = min(d.lineno for d in node.decorator_list) - 1
             dependents[node.lineno - 1].update(range(first, node.lineno - 1))
@@ -220,7 +223,7 @@ def prepare(program: str, *, ignore_imports: bool = False) -> Program:
         weights=tuple(weights),
         baseline=Counter((e.kind, e.message) for e in found),
         baseline_at=Counter((e.line - 1, e.kind, e.message) for e in found),
-        try_lines=tuple(sorted(node.lineno - 1 for node in ast.walk(tree) if isinstance(node, _TRY_NODES))),
+        try_lines=tuple(sorted(try_lines)),
         statement=statement,
         binds=tuple(tuple(sorted(names)) for names in facts.binds_at(n)),
         bindings={name: tuple(found) for name, found in facts.bindings.items()},
@@ -232,6 +235,18 @@ def prepare(program: str, *, ignore_imports: bool = False) -> Program:
         block=block,
         headers_over=tuple(tuple(h) for h in headers_over),
     )
+
+
+def _statements(tree: ast.Module):
+    """Every statement of the module, nested ones included (expressions are not visited: faster than ast.walk)."""
+    stack = list(tree.body)
+    while stack:
+        node = stack.pop()
+        yield node
+        for field in ("body", "orelse", "finalbody"):
+            stack.extend(getattr(node, field, ()))
+        for clause in (*getattr(node, "handlers", ()), *getattr(node, "cases", ())):
+            stack.extend(clause.body)
 
 
 def _clauses(node: ast.AST, lines: Sequence[str]) -> tuple[list[int], Clauses | None]:
