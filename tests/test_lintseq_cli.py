@@ -228,3 +228,12 @@ def test_show_prints_each_sequence_readably(tmp_path):
 )
 def test_code_is_taken_from_fenced_blocks_when_there_are_any(response, code):
     assert datagen.extract_code(response) == code
+
+
+def test_overwrite_starts_the_output_afresh(tmp_path):
+    out = tmp_path / "out.jsonl"
+    out.write_text('{"id": "stale", "sample": 0}\n')
+    result = _editseq("lintseq", str(SAMPLE), "-o", str(out), "-s", "1", "-q", "--overwrite")
+    assert result.returncode == 0, result.stderr
+    assert "stale" not in out.read_text()
+    assert len(_rows(out)) == len(SAMPLE.read_text().splitlines())

@@ -308,6 +308,7 @@ def lintseq_command(
     ignore_imports: bool = typer.Option(
         False, help="Never pick import lines (they arrive in the first edit)."
     ),
+    overwrite: bool = typer.Option(False, help="Start the output afresh instead of resuming it."),
     show: bool = typer.Option(False, help="Print each sequence readably as it is written."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
 ) -> None:
@@ -318,6 +319,8 @@ def lintseq_command(
     err = Console(stderr=True)
     options = Options(samples, code_field, instruction_field, seed, ignore_imports)
     on_record = (lambda record: show_record(console, record)) if show else None
+    if overwrite:
+        output.unlink(missing_ok=True)
     summary = run(
         source, output, options, workers=workers, progress=not quiet and not show, on_record=on_record
     )
