@@ -109,6 +109,7 @@ def humaneval(
     ),
 ) -> None:
     """Sample n programs per HumanEval problem, run them in the sandbox, append results, print pass@k."""
+    from model_runtime.edits import SEPARATOR
     from training.evaluation.harness import run_humaneval
     from training.evaluation.humaneval import MODES, STOP_STRINGS, load_problems
     from training.evaluation.sampling import sample_texts
@@ -143,7 +144,8 @@ def humaneval(
         out
         or Path("runs") / "eval" / f"humaneval-{Path(loaded.source).name}-{mode}-n{n}-t{temperature:g}.jsonl"
     )
-    stop = STOP_STRINGS if mode == "completion" else ()
+    # Completion stops at a new top-level statement; a LintSeq sequence ends with an empty edit (two separators).
+    stop = {"completion": STOP_STRINGS, "lintseq": (SEPARATOR + SEPARATOR,)}.get(mode, ())
 
     def sampler(prompt_text: str, count: int) -> list[str]:
         # A seed per problem keeps a resumed run's samples the same as an uninterrupted run's.
