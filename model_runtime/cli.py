@@ -16,6 +16,8 @@ model_app = typer.Typer(help="Install and inspect the default model.", no_args_i
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the ``editseq`` app."""
     app.add_typer(model_app, name="model")
+    app.command("suggest")(suggest_command)
+    app.command("generate")(generate_command)
 
 
 def _fail(message: str) -> None:
@@ -66,3 +68,137 @@ def model_info(
     typer.echo(f"device:     {found.device}")
     if not found.base_installed:
         typer.echo("run `editseq model install` to install the base model")
+
+
+def _load(model: str | None, device: str):
+    """The model named on the command line, else the installed default; exits with a clear message on failure."""
+    from model_runtime import default_model
+    from model_runtime.loading import ModelLoadError, load_model
+
+    try:
+        return load_model(model, device=device) if model else default_model.load_default(device=device)
+    except ModelLoadError as exc:
+        _fail(str(exc))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"cannot read {path}: {exc}")
+
+
+def suggest_command(
+    file: Path = typer.Argument(..., help="The Python file to suggest the next edit for."),
+    line: int = typer.Option(
+        None, "--line", help="1-based cursor line (picks the enclosing function's docstring)."
+    ),
+    instruction: str = typer.Option(
+        None, "--instruction", help="What the code should do (default: derived)."
+    ),
+    k: int = typer.Option(4, "-k", min=1, max=64, help="Candidates to sample."),
+    model: str = typer.Option(
+        None, "--model", help="Model directory, .gguf file or hub id (default: installed)."
+    ),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or mps."),
+    temperature: float = typer.Option(0.8, min=0.0, help="Sampling temperature (0 = greedy)."),
+    top_p: float = typer.Option(0.95, min=0.0, max=1.0, help="Nucleus sampling mass."),
+    max_new_tokens: int = typer.Option(128, min=1, help="Longest edit, in tokens."),
+    mode: str = typer.Option("whole", help="How the buffer is written in the prompt: whole or lintseq."),
+    seed: int = typer.Option(None, help="Random seed, for repeatable samples."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Print the validated next edits for FILE, best first."""
+    from model_runtime.suggestions import suggest
+
+    buffer = _read(file)
+    loaded = _load(model, device)
+    try:
+        result = suggest(
+            loaded,
+            buffer,
+            line=line - 1 if line else None,
+            instruction=instruction,
+            k=k,
+            temperature=temperature,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+            mode=mode,
+            seed=seed,
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps({"file": str(file), "model": loaded.source, **result.as_dict()}, indent=2))
+        raise typer.Exit(0)
+    _print_suggestions(result)
+
+
+def _print_suggestions(result) -> None:
+    from rich.console import Console
+
+    console = Console(highlight=False)
+    if result.buffer_error:
+        console.print(f"[red]{result.buffer_error}[/red]")
+        raise typer.Exit(2)
+    for rank, suggestion in enumerate(result.suggestions, 1):
+        where = ", ".join(f"{len(p.lines)} line(s) before line {p.line + 1}" for p in suggestion.placements)
+        console.print(f"[bold]#{rank}[/bold] insert {where}  [dim](score {suggestion.score:.3f})[/dim]")
+        for placement in suggestion.placements:
+            for text in placement.lines:
+                console.print(f"[green]+{text}[/green]", markup=True, soft_wrap=True)
+    if not result.suggestions:
+        console.print("[yellow]no valid suggestion[/yellow]")
+    timings = result.timings
+    console.print(
+        f"[dim]{len(result.suggestions)} suggestion(s); dropped {result.dropped_malformed} malformed, "
+        f"{result.dropped_invalid} adding errors, {result.duplicates} duplicate(s)"
+        + (f"; first token {timings.first_token_s:.2f} s, total {timings.total_s:.2f} s" if timings else "")
+        + "[/dim]"
+    )
+
+
+def generate_command(
+    instruction: str = typer.Option(..., "--instruction", help="What the program should do."),
+    k: int = typer.Option(4, "-k", min=1, max=64, help="Sequences to sample."),
+    start: Path = typer.Option(None, "--start", help="A file to continue instead of starting from nothing."),
+    model: str = typer.Option(
+        None, "--model", help="Model directory, .gguf file or hub id (default: installed)."
+    ),
+    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or mps."),
+    temperature: float = typer.Option(0.8, min=0.0, help="Sampling temperature (0 = greedy)."),
+    top_p: float = typer.Option(0.95, min=0.0, max=1.0, help="Nucleus sampling mass."),
+    max_new_tokens: int = typer.Option(512, min=1, help="Longest sequence, in tokens."),
+    seed: int = typer.Option(None, help="Random seed, for repeatable samples."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Write whole programs from an instruction as edit sequences; print each program and its step count."""
+    from rich.console import Console
+
+    from model_runtime.suggestions import generate_sequences
+
+    buffer = _read(start) if start else ""
+    loaded = _load(model, device)
+    candidates = generate_sequences(
+        loaded,
+        instruction,
+        start=buffer,
+        k=k,
+        temperature=temperature,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+    )
+    if as_json:
+        typer.echo(json.dumps([c.as_dict() for c in candidates], indent=2))
+        return
+    console = Console(highlight=False)
+    for rank, candidate in enumerate(candidates, 1):
+        state = "[green]valid[/green]" if candidate.valid else "[red]adds errors[/red]"
+        console.print(
+            f"[bold]#{rank}[/bold] {len(candidate.steps)} step(s), {state} [dim](score {candidate.score:.3f})[/dim]"
+        )
+        console.print(candidate.program, markup=False)
+        console.print()
+    if not candidates:
+        console.print("[yellow]no program was generated[/yellow]")
