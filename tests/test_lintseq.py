@@ -212,7 +212,19 @@ def test_deleting_a_line_deletes_the_lines_indented_under_it():
 def test_deleting_a_def_deletes_its_decorators_and_the_comment_above():
     program = lintseq.prepare("import functools\n\n# cached\n@functools.cache\ndef f():\n    return 1\n")
     step = lintseq.delete_step(program, set(), 4)
-    assert sorted(step.deleted) == [1, 2, 3, 4, 5]
+    assert sorted(step.deleted) == [2, 3, 4, 5]
+
+
+def test_blank_lines_go_with_the_line_above_them():
+    program = lintseq.prepare("import os\n\n\ndef f():\n    return os.sep\n")
+    step = lintseq.delete_step(program, set(), 0)
+    assert sorted(step.deleted) == [0, 1, 2, 3, 4]  # the def reads os: it goes too, and no blank line is left
+
+
+def test_no_state_starts_with_a_blank_line():
+    for _, source in stdlib_programs.stdlib_modules(20):
+        for walk in lintseq.sample(source, samples=2):
+            assert not any(state.startswith("\n") for state in walk.states())
 
 
 def test_deleting_the_only_except_deletes_the_try_but_not_the_rest_of_the_file():

@@ -6,8 +6,9 @@ Which lines go with a line when it is deleted:
   that start with a closing bracket count as indented like the line above them (so a call's closing ``)`` goes
   with the call), and blank and comment lines as deep as the code around them;
 - the continuation lines of the statement it starts (a multi-line string, a backslash continuation);
-- the comments and blank lines directly above it (a comment belongs to the code it introduces; the reference
-  instead leaves them all for one odd first edit), and a def's decorators;
+- the comments directly above it (a comment belongs to the code it introduces) and the blank lines right below
+  it (so no state starts with blank lines, which the format's ``strip()`` would not keep); the reference instead
+  leaves these for one odd first edit. A def's decorators;
 - for the first line of an ``if``/``for``/``while``/``try``: its ``elif``/``else``/``except``/``finally`` clauses,
   which cannot stand alone (the reference reaches the same result through one lint round per clause).
 
@@ -179,11 +180,8 @@ def prepare(program: str, *, ignore_imports: bool = False) -> Program:
             body = frozenset(j for j in indented if code[j] and starts[j] not in members[i])
             if body:
                 block[i] = body
-        j = i - 1
-        while j >= 0 and trivia[j] and not trivia[i]:  # comments and blank lines directly above
-            dep.add(j)
-            j -= 1
         dependents.append(dep)
+    _attach_trivia(lines, trivia, dependents)
 
     risky: set[int] = set()
     needs: dict[int, Clauses] = {}
@@ -235,6 +233,28 @@ def prepare(program: str, *, ignore_imports: bool = False) -> Program:
         block=block,
         headers_over=tuple(tuple(h) for h in headers_over),
     )
+
+
+def _attach_trivia(lines: Sequence[str], trivia: Sequence[bool], dependents: list[set[int]]) -> None:
+    """Give every run of comment and blank lines an owner: its leading blank lines go with the line above it, the
+    rest (from its first comment on) with the line below; at either end of the file, the one neighbour takes all."""
+    n = len(lines)
+    i = 0
+    while i < n:
+        if not trivia[i]:
+            i += 1
+            continue
+        end = i
+        while end < n and trivia[end]:
+            end += 1
+        run = range(i, end)
+        above, below = i - 1, end  # -1 or n when the run touches an end of the file
+        first_comment = next((j for j in run if lines[j].strip()), end)
+        for j in run:
+            owner = above if (j < first_comment and above >= 0) or below >= n else below
+            if 0 <= owner < n:
+                dependents[owner].add(j)
+        i = end
 
 
 def _statements(tree: ast.Module):
