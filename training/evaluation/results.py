@@ -53,11 +53,13 @@ def done_task_ids(path: Path, config: dict) -> set[str]:
 def append_record(path: Path, record: dict) -> None:
     """Append one record and flush it to disk before returning."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
+    with path.open("a+b") as handle:
         # A killed run may have left a torn last line; start ours on a fresh line.
-        if handle.tell() and not path.read_bytes().endswith(b"\n"):
-            handle.write("\n")
-        handle.write(json.dumps(record) + "\n")
+        if handle.seek(0, os.SEEK_END):
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                handle.write(b"\n")
+        handle.write(json.dumps(record).encode() + b"\n")
         handle.flush()
         os.fsync(handle.fileno())
 

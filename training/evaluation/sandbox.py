@@ -174,17 +174,22 @@ def _run_in(workdir: str, source: str, limits: Limits) -> RunResult:
     }
     started = time.monotonic()
     # The child learns its uid on stdin, after we know its pid.
-    proc = subprocess.Popen(
-        [sys.executable, "-I", str(PRELUDE), json.dumps(config)],
-        cwd=workdir,
-        env=_clean_env(workdir),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        pass_fds=(status_w,),
-        start_new_session=True,
-    )
-    os.close(status_w)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", str(PRELUDE), json.dumps(config)],
+            cwd=workdir,
+            env=_clean_env(workdir),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=(status_w,),
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(status_r)
+        raise
+    finally:
+        os.close(status_w)
     uid = SANDBOX_UID_BASE + proc.pid if os.geteuid() == 0 else None
     try:
         proc.stdin.write(f"{nonce} {uid if uid is not None else ''}\n".encode() + source.encode())
