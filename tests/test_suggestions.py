@@ -187,3 +187,39 @@ def test_every_returned_suggestion_passes_the_lint_check(buffer, outputs):
         for placement in sorted(suggestion.placements, key=lambda p: p.line, reverse=True):
             lines[placement.line : placement.line] = placement.lines
         assert "\n".join(lines) == suggestion.program
+
+
+def test_the_suggest_command_prints_the_known_edit_as_json(tiny_model_dir, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from training.cli import app
+
+    source = tmp_path / "known.py"
+    source.write_text(KNOWN_STATES[2] + "\n")
+    args = [
+        "suggest",
+        str(source),
+        "--model",
+        str(tiny_model_dir),
+        "--instruction",
+        KNOWN_INSTRUCTION,
+        "--json",
+    ]
+    result = CliRunner().invoke(app, [*args, "-k", "2", "--temperature", "0"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout[result.stdout.index("{") :])
+    assert payload["suggestions"][0]["placements"] == [
+        {"line": KNOWN_NEXT_LINE, "lines": list(KNOWN_NEXT_LINES)}
+    ]
+
+
+def test_the_suggest_command_reports_a_missing_file(tiny_model_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from training.cli import app
+
+    result = CliRunner().invoke(app, ["suggest", str(tmp_path / "nope.py"), "--model", str(tiny_model_dir)])
+    assert result.exit_code == 1
+    assert "cannot read" in result.output
