@@ -358,3 +358,23 @@ def test_eval_humaneval_reports_a_missing_model_clearly(tmp_path, monkeypatch):
     result = _editseq_in_process(*args, monkeypatch=monkeypatch, cwd=tmp_path)
     assert result.exit_code == 1
     assert "error:" in result.output and "Traceback" not in result.output
+
+
+def test_eval_report_prints_a_row_per_results_file_and_plots_them(tmp_path, problems, monkeypatch):
+    files = []
+    for name, right in (("good", True), ("bad", False)):
+        out = tmp_path / f"{name}.jsonl"
+        config = {"model": f"/models/{name}", "mode": "completion"}
+        for problem in problems[:2]:
+            answer = problem.canonical_solution if right else "    return None"
+            run_humaneval(
+                [problem], lambda p, n, a=answer: [a] * n, mode="completion", n=2, out=out, config=config
+            )
+        files.append(str(out))
+    plot = tmp_path / "all.png"
+    args = ["eval", "report", *files, "--k", "1,2", "--plot", str(plot)]
+    result = _editseq_in_process(*args, monkeypatch=monkeypatch, cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "| good completion | 2 | 2 | 100.0 | 100.0 |" in result.stdout
+    assert "| bad completion | 2 | 2 | 0.0 | 0.0 |" in result.stdout
+    assert plot.read_bytes()[:4] == b"\x89PNG"
