@@ -271,7 +271,7 @@ def _batch_loss(model, batch, device):
     import torch
 
     batch = {k: v.to(device) for k, v in batch.items()}
-    logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits
+    logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
     labels = batch["labels"][:, 1:]
     loss = torch.nn.functional.cross_entropy(
         logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
@@ -475,6 +475,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
                     save_checkpoint(
                         out, state["step"], unwrapped, tokenizer, optimizer, state, config, config.keep
                     )
+                if "valid_loss" in row:  # matplotlib takes a while; the curve changes most at evaluations
                     plot_losses(metrics_path, out / "loss.png")
             accelerator.wait_for_everyone()
     bar.close()

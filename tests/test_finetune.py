@@ -1,0 +1,194 @@
+"""The training loop on a tiny Llama: LoRA and full finetuning end to end, and an exact resume after a real kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from model_runtime.edits import DIFF_TOKEN, training_text
+from training import finetune
+from training.corpus import Program
+from training.datasets import lintseq_records, write_records
+from training.pretrain import TinyShape, build_tiny_model
+
+ROOT = Path(__file__).resolve().parents[1]
+PROGRAMS = [
+    ("Return the largest item.", "def largest(xs):\n    best = xs[0]\n    for x in xs:\n        if x > best:\n"
+     "            best = x\n    return best"),
+    ("Count the vowels.", "def vowels(text):\n    count = 0\n    for ch in text:\n        if ch in 'aeiou':\n"
+     "            count += 1\n    return count"),
+    ("Reverse the words.", "def reverse_words(text):\n    words = text.split()\n    words.reverse()\n"
+     "    return ' '.join(words)"),
+    ("Sum the squares.", "def sum_squares(xs):\n    total = 0\n    for x in xs:\n        total += x * x\n"
+     "    return total"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """A tiny model directory and a records file (LintSeq samples of four programs, one held out)."""
+    root = tmp_path_factory.mktemp("finetune")
+    programs = [
+        Program(instruction, program, "demo", "MIT", f"{i}.py", split="valid" if i == 3 else "train")
+        for i, (instruction, program) in enumerate(PROGRAMS)
+    ]
+    records, failed = lintseq_records(programs, samples=4, seed=0)
+    assert failed == 0
+    write_records(root / "records.jsonl", records)
+    texts = [training_text(r["instruction"], r["edits"]) for r in records]
+    model = build_tiny_model(root / "model", texts, vocab_size=400, shape=TinyShape(layers=2))
+    return root, model
+
+
+def _config(setup, out: str, **overrides) -> finetune.TrainConfig:
+    root, model = setup
+    values = dict(
+        model=str(model), data=str(root / "records.jsonl"), out=str(root / out), format="plain", max_length=256,
+        rows=2, grad_accum=2, max_steps=8, save_every=4, eval_every=4, lr=5e-3, threads=1, seed=0,
+    )  # fmt: skip
+    values.update(overrides)
+    return finetune.TrainConfig(**values)
+
+
+def _metrics(out: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in row.items() if k != "tokens_per_s"} for row in rows]
+
+
+def test_lora_training_lowers_the_loss_and_saves_a_small_adapter_the_runtime_loads(setup):
+    config = _config(setup, "lora", max_steps=12, eval_every=6)
+    final = finetune.train(config, progress=False, log=lambda *_: None)
+    metrics = _metrics(Path(config.out))
+    assert [m["step"] for m in metrics] == list(range(1, 13))
+    assert metrics[-1]["valid_loss"] < metrics[5]["valid_loss"] and metrics[-1]["loss"] < metrics[0]["loss"]
+    weights = load_file(final / "adapter_model.safetensors")
+    assert any("lora_A" in name for name in weights)
+    assert not any(v.numel() >= 400 * 64 for v in weights.values()), "the whole embedding matrix was saved"
+    assert (Path(config.out) / "loss.png").stat().st_size > 1000
+
+    from model_runtime.loading import load_model
+
+    loaded = load_model(config.model, device="cpu", adapter=str(final))
+    assert loaded.tokenizer.convert_ids_to_tokens(loaded.diff_token_id) == DIFF_TOKEN
+
+
+def test_full_finetuning_saves_a_whole_model_with_the_diff_token(setup):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    config = _config(setup, "full", lora=False, max_steps=4)
+    final = finetune.train(config, progress=False, log=lambda *_: None)
+    tokenizer = AutoTokenizer.from_pretrained(final)
+    model = AutoModelForCausalLM.from_pretrained(final)
+    assert DIFF_TOKEN in tokenizer.get_vocab()
+    assert model.get_input_embeddings().weight.shape[0] == len(tokenizer)
+    before = AutoModelForCausalLM.from_pretrained(config.model)
+    assert not torch.equal(
+        model.model.layers[0].mlp.up_proj.weight, before.model.layers[0].mlp.up_proj.weight
+    )
+
+
+def test_lora_can_be_merged_into_the_base_on_request(setup):
+    from transformers import AutoModelForCausalLM
+
+    config = _config(setup, "merged", max_steps=2, merge=True)
+    finetune.train(config, progress=False, log=lambda *_: None)
+    merged = AutoModelForCausalLM.from_pretrained(Path(config.out) / "merged")
+    assert not any("lora" in name for name, _ in merged.named_parameters())
+
+
+def _train_command(config: finetune.TrainConfig) -> list[str]:
+    return [
+        sys.executable, "-m", "training.cli", "train", config.data, "--model", config.model, "--out", config.out,
+        "--format", "plain", "--max-length", str(config.max_length), "--rows", str(config.rows), "--grad-accum",
+        str(config.grad_accum), "--max-steps", str(config.max_steps), "--save-every", str(config.save_every),
+        "--eval-every", str(config.eval_every), "--lr", str(config.lr), "--threads", "1", "--seed", "0",
+    ]  # fmt: skip
+
+
+def test_a_run_killed_mid_training_resumes_to_the_same_metrics_and_weights(setup):
+    """Kill a real training process right after its first checkpoint, resume it, compare with an unbroken run."""
+    steps = 30  # long enough that the kill lands mid-run even on a fast machine
+    whole = _config(setup, "whole", max_steps=steps, save_every=3, eval_every=10)
+    finetune.train(whole, progress=False, log=lambda *_: None)
+
+    broken = _config(setup, "broken", max_steps=steps, save_every=3, eval_every=10)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    process = subprocess.Popen(
+        _train_command(broken), cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    latest = Path(broken.out) / "latest"
+    deadline = time.monotonic() + 240
+    while not latest.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    killed_at = finetune.latest_checkpoint(Path(broken.out))
+    assert killed_at is not None and not (Path(broken.out) / "final").exists()
+
+    resumed = subprocess.run(
+        [*_train_command(broken), "--resume"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resumed from" in resumed.stdout
+
+    expected, got = _metrics(Path(whole.out)), _metrics(Path(broken.out))
+    assert [m["step"] for m in got] == list(range(1, steps + 1))
+    for a, b in zip(expected, got, strict=True):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6), (a["step"], key)
+    final_a = load_file(Path(whole.out) / "final" / "adapter_model.safetensors")
+    final_b = load_file(Path(broken.out) / "final" / "adapter_model.safetensors")
+    assert final_a.keys() == final_b.keys()
+    for name in final_a:
+        torch.testing.assert_close(final_a[name], final_b[name], rtol=1e-5, atol=1e-6)
+
+
+def test_resume_refuses_a_run_directory_made_with_other_data(setup, tmp_path):
+    config = _config(setup, "refuse", max_steps=2, save_every=2)
+    finetune.train(config, progress=False, log=lambda *_: None)
+    other = tmp_path / "other.jsonl"
+    other.write_text(Path(config.data).read_text())
+    with pytest.raises(ValueError, match="another data file"):
+        finetune.train(
+            _config(setup, "refuse", max_steps=4, data=str(other)),
+            resume=True,
+            progress=False,
+            log=lambda *_: None,
+        )
+
+
+def test_an_interrupted_checkpoint_write_is_never_taken_for_a_checkpoint(tmp_path):
+    (tmp_path / "checkpoint-000004").mkdir()
+    (tmp_path / "checkpoint-000004" / "trainer_state.json").write_text("{}")
+    (tmp_path / ".checkpoint-000006.tmp").mkdir()
+    (tmp_path / "checkpoint-000008").mkdir()  # renamed but incomplete cannot happen; still ignored
+    assert finetune.latest_checkpoint(tmp_path) == tmp_path / "checkpoint-000004"
+
+
+def test_learning_rate_warms_up_then_decays_to_zero():
+    factors = [finetune.lr_factor(s, 10, 2, "linear") for s in range(10)]
+    assert factors[:3] == [0.5, 1.0, 1.0] and factors[-1] == pytest.approx(1 / 8)
+    assert finetune.lr_factor(10, 10, 2, "linear") == 0.0
+    assert finetune.lr_factor(2, 10, 2, "cosine") == 1.0 and finetune.lr_factor(10, 10, 2, "cosine") == 0.0
+    with pytest.raises(ValueError, match="unknown schedule"):
+        finetune.lr_factor(0, 10, 0, "step")
+
+
+def test_data_order_depends_only_on_seed_and_epoch():
+    order = finetune.epoch_order(10, seed=3, epoch=1)
+    assert sorted(order) == list(range(10))
+    assert order == finetune.epoch_order(10, seed=3, epoch=1) != finetune.epoch_order(10, seed=3, epoch=2)
+    cache: dict = {}
+    run = [finetune.micro_batch(cache, 10, 2, 3, m) for m in range(10)]
+    assert sorted(i for batch in run[:5] for i in batch) == list(range(10))  # one epoch is every row once
