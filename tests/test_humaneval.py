@@ -378,3 +378,20 @@ def test_eval_report_prints_a_row_per_results_file_and_plots_them(tmp_path, prob
     assert "| good completion | 2 | 2 | 100.0 | 100.0 |" in result.stdout
     assert "| bad completion | 2 | 2 | 0.0 | 0.0 |" in result.stdout
     assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_chat_mode_needs_a_chat_template(tiny_model_dir, tmp_path, monkeypatch):
+    args = [
+        "eval",
+        "humaneval",
+        "--model",
+        str(tiny_model_dir),
+        "--mode",
+        "lintseq",
+        "--chat",
+        "--limit",
+        "1",
+    ]
+    result = _editseq_in_process(*args, monkeypatch=monkeypatch, cwd=tmp_path)
+    assert result.exit_code == 1
+    assert "chat template" in result.output
