@@ -13,9 +13,7 @@ REJECT = "editseq.reject"
 CANCEL = "editseq.cancel"
 STATUS = "editseq.status"
 RELOAD_MODEL = "editseq.reloadModel"
-# Sent back by clients after they applied one of our code actions, so the acceptance can be logged.
-ACCEPTED = "editseq.accepted"
-ALL = (ACCEPT_NEXT_STEP, GENERATE, CHOOSE, REJECT, CANCEL, STATUS, RELOAD_MODEL, ACCEPTED)
+ALL = (ACCEPT_NEXT_STEP, GENERATE, CHOOSE, REJECT, CANCEL, STATUS, RELOAD_MODEL)
 
 
 class CommandArgumentError(ValueError):

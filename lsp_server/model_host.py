@@ -41,6 +41,8 @@ class ModelHost:
         self.error: str | None = None
         self.model_name: str | None = None
         self.latency_ms: dict[str, float] = {}
+        self.cache_hits = 0  # suggestions answered from the prefetch cache
+        self.prefetches = 0  # suggestions computed ahead of a request, while the user was idle
         self._generation = 0  # bumps on every (re)load so a stale load never overwrites a newer one
 
     async def load(self, settings: Settings) -> bool:
@@ -80,6 +82,7 @@ class ModelHost:
             status["error"] = self.error
         if self.latency_ms:
             status["latency_ms"] = dict(self.latency_ms)
+        status["cache_hits"], status["prefetches"] = self.cache_hits, self.prefetches
         return status
 
     def shutdown(self) -> None:

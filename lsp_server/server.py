@@ -28,6 +28,7 @@ from lsp_server.protocol import EditSeqProtocol
 from lsp_server.settings import SECTION, Settings, as_client_dict, merge_settings
 from lsp_server.suggestion_log import SuggestionLog
 from lsp_server.text_edits import preview_title, workspace_edit
+from model_runtime.edits import normalise
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +75,9 @@ class EditSeqServer(LanguageServer):
         self.host = ModelHost()
         self.cancels = CancelGroup()
         self.suggestion_log = SuggestionLog(enabled=self.settings.logging)
-        self.cache: dict[str, dict[int, Computed]] = {}  # uri -> line -> result, for the latest version only
-        self.inflight: dict[tuple[str, int, int], asyncio.Task] = {}
+        # uri -> ("line", n) or ("instruction", text) -> result, for the latest version only
+        self.cache: dict[str, dict[tuple[str, Any], Computed]] = {}
+        self.inflight: dict[tuple[str, int, str], asyncio.Task] = {}
         self.request_cancels: dict[Any, threading.Event] = {}
         self.shown: dict[str, Computed] = {}  # uri -> what code actions / inline completion last showed
         self._lint_running: set[str] = set()
@@ -84,6 +86,9 @@ class EditSeqServer(LanguageServer):
         self._load_task: asyncio.Task | None = None
         self._error_shown = False
         self._background: set[asyncio.Task] = set()
+        # Set once the client's settings are known (initialized + workspace/configuration), so that the first
+        # didOpen does not start loading the default model while the configured one is a round trip away.
+        self.settings_known = asyncio.Event()
 
     # ----------------------------------------------------------------------------------------------- settings
 
@@ -123,9 +128,11 @@ class EditSeqServer(LanguageServer):
 
     def start_loading(self) -> None:
         """Load (or reload) the model in the background, with work-done progress."""
-        self.cancels.cancel()
         self.clear_cache()
         self._error_shown = False
+        if self._load_task is not None and not self._load_task.done():
+            self._load_task.cancel()  # a stale load still finishes on the model thread, but ModelHost ignores it
+        self.host.state = LOADING  # from now on: requests get "model loading" answers
         self._load_task = self.spawn(self._load())
 
     def ensure_loading(self) -> None:
@@ -133,6 +140,10 @@ class EditSeqServer(LanguageServer):
             self.start_loading()
 
     async def _load(self) -> None:
+        try:
+            await asyncio.wait_for(self.settings_known.wait(), CLIENT_REPLY_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            logger.warning("no settings from the client; loading with the current ones")
         token = f"editseq-load-{time.monotonic_ns()}"
         progress = await self._begin_progress(
             token, "EditSeq: loading model", self.settings.model_path or "default"
@@ -197,14 +208,14 @@ class EditSeqServer(LanguageServer):
             if isinstance(change, types.TextDocumentContentChangePartial):
                 state.change_line = changed_line(change.range.start.line, change.text)
         # Work for an older version is stale: stop it now rather than finish and throw it away.
-        self.cancels.cancel(uri)
+        self.cancel_work(uri)
         self.cache.pop(uri, None)
         self.schedule_lint(uri)
         self.schedule_idle(uri)
 
     def closed(self, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
-        self.cancels.cancel(uri)
+        self.cancel_work(uri)
         self.cache.pop(uri, None)
         self.shown.pop(uri, None)
         self.docs.pop(uri, None)
@@ -264,25 +275,40 @@ class EditSeqServer(LanguageServer):
             return
         state, text = self.text_of(uri)
         state.record_history(text)
+        self.detect_acceptance(uri, text)
         if self.settings.prefetch and self.host.state == READY:
             try:
                 await self.suggestions_for(uri, state.change_line)
-            except (JsonRpcException, asyncio.CancelledError):
-                pass
+            except JsonRpcException:
+                return
+            self.host.prefetches += 1
 
     # ------------------------------------------------------------------------------------------- suggestions
 
     async def suggestions_for(self, uri: str, line: int) -> Computed:
-        """The suggestions for ``uri`` at ``line`` for its current version: cached, in flight, or computed now."""
+        """The suggestions for ``uri`` at ``line`` for its current version: cached, in flight, or computed now.
+
+        The prompt depends on the line only through the instruction derived there (the enclosing function's
+        header and docstring), so a prefetch made for one line answers a request anywhere in the same function.
+        """
+        from model_runtime.prompts import derive_instruction
+
         state, text = self.text_of(uri)
         version = state.version
-        if (hit := self.cache.get(uri, {}).get(line)) is not None and hit.version == version:
+        cached = self.cache.setdefault(uri, {})
+        if (hit := cached.get(("line", line))) is not None and hit.version == version:
+            self.host.cache_hits += 1
             return hit
-        key = (uri, version, line)
+        instruction = await asyncio.to_thread(derive_instruction, text, line)
+        if (hit := cached.get(("instruction", instruction))) is not None and hit.version == version:
+            self.host.cache_hits += 1
+            cached[("line", line)] = hit
+            return hit
+        key = (uri, version, instruction)
         task = self.inflight.get(key)
         if task is None:
             cancel = self.cancels.new(uri)
-            task = self.spawn(self._compute(key, text, list(state.history), cancel))
+            task = self.spawn(self._compute(key, line, text, list(state.history), cancel))
             task.cancel_event = cancel  # type: ignore[attr-defined]
             self.inflight[key] = task
             task.add_done_callback(lambda _t, key=key: self.inflight.pop(key, None))
@@ -292,18 +318,20 @@ class EditSeqServer(LanguageServer):
             return await asyncio.shield(task)
         except asyncio.CancelledError:
             task.cancel_event.set()  # type: ignore[attr-defined]
+            if self.inflight.get(key) is task:
+                del self.inflight[key]
             raise
         finally:
             if msg_id is not None:
                 self.request_cancels.pop(msg_id, None)
 
     async def _compute(
-        self, key: tuple[str, int, int], text: str, history: list[str], cancel: threading.Event
+        self, key: tuple[str, int, str], line: int, text: str, history: list[str], cancel: threading.Event
     ) -> Computed:
         from model_runtime.generation import Cancelled
         from model_runtime.suggestions import suggest
 
-        uri, version, line = key
+        uri, version, instruction = key
         settings = self.settings
         started = time.perf_counter()
         try:
@@ -311,6 +339,7 @@ class EditSeqServer(LanguageServer):
                 suggest,
                 text,
                 line=line,
+                instruction=instruction,
                 history=history,
                 k=settings.k,
                 temperature=settings.temperature,
@@ -328,12 +357,21 @@ class EditSeqServer(LanguageServer):
         computed = Computed(version=version, line=line, buffer=text, result=result, elapsed_ms=elapsed)
         self.host.latency_ms["suggest"] = elapsed
         state = self.docs.get(uri)
-        if state is not None and state.version == version:
-            self.cache.setdefault(uri, {})[line] = computed
+        if state is not None and state.version == version and self.settings is settings:
+            cached = self.cache.setdefault(uri, {})
+            cached[("line", line)] = cached[("instruction", instruction)] = computed
         return computed
 
     def clear_cache(self) -> None:
+        """Forget every suggestion and stop the work computing them (the settings or the model changed)."""
         self.cache.clear()
+        self.cancel_work()
+
+    def cancel_work(self, uri: str | None = None) -> int:
+        """Stop the generations for ``uri`` (all when None); new requests start afresh instead of joining them."""
+        for key in [key for key in self.inflight if uri is None or key[0] == uri]:
+            del self.inflight[key]
+        return self.cancels.cancel(uri)
 
     def cancel_request(self, msg_id: Any) -> None:
         """``$/cancelRequest``: stop the generation the request waits on (pygls cancels the handler itself)."""
@@ -390,7 +428,6 @@ class EditSeqServer(LanguageServer):
                 title=preview_title(suggestion.placements),
                 kind=CODE_ACTION_KIND,
                 data={"uri": uri, "version": computed.version, "line": computed.line, "index": index},
-                command=accepted_command(uri, computed, index),
             )
             if eager:
                 action.edit = workspace_edit(uri, computed.version, computed.buffer, suggestion.placements)
@@ -418,7 +455,7 @@ class EditSeqServer(LanguageServer):
         if not isinstance(uri, str) or not isinstance(line, int) or not isinstance(index, int):
             return action  # not one of ours (or already carries its edit)
         state = self.docs.get(uri)
-        computed = self.cache.get(uri, {}).get(line)
+        computed = self.cache.get(uri, {}).get(("line", line))
         if state is None or computed is None or computed.version != version or state.version != version:
             raise JsonRpcContentModified("EditSeq: the document changed since these suggestions were made")
         suggestions = computed.result.suggestions
@@ -444,7 +481,6 @@ class EditSeqServer(LanguageServer):
         item = inline_item(computed.buffer, params.position, list(suggestions[0].placements))
         if item is None:
             return types.InlineCompletionList(items=[])
-        item.command = accepted_command(uri, computed, 0)
         self.shown[uri] = computed
         self.record("shown", uri, computed, suggestions=[suggestions[0].edit_text], inline=True)
         return types.InlineCompletionList(items=[item])
@@ -543,7 +579,7 @@ class EditSeqServer(LanguageServer):
 
     def reject(self, args: commands.CommandArgs) -> dict[str, Any]:
         state, _ = self.text_of(args.uri)
-        self.cancels.cancel(args.uri)
+        self.cancel_work(args.uri)
         rejected = 0
         if (computed := self.shown.pop(args.uri, None)) is not None:
             suggestions = [s.edit_text for s in computed.result.suggestions]
@@ -557,15 +593,21 @@ class EditSeqServer(LanguageServer):
         state.pending = None
         return {"rejected": rejected}
 
-    def accepted(self, args: commands.CommandArgs) -> dict[str, Any]:
-        """Called by the client after it applied one of our code actions: log the acceptance."""
-        computed = self.shown.get(args.uri or "")
-        if computed is None or args.index is None or args.index >= len(computed.result.suggestions):
-            return {"logged": False}
-        self.record(
-            "accepted", args.uri, computed, suggestion=computed.result.suggestions[args.index].edit_text
-        )
-        return {"logged": True}
+    def detect_acceptance(self, uri: str, text: str) -> None:
+        """Log "accepted" when the buffer became the program of a suggestion we showed (the client applied it).
+
+        Clients apply code actions and inline completions themselves; the only sign the server gets is the
+        resulting didChange, so the buffer is compared with the shown suggestions' programs once typing pauses.
+        """
+        computed = self.shown.get(uri)
+        if computed is None or text == computed.buffer:
+            return
+        current = normalise(text)
+        for suggestion in computed.result.suggestions:
+            if normalise(suggestion.program) == current:
+                self.record("accepted", uri, computed, suggestion=suggestion.edit_text)
+                break
+        del self.shown[uri]
 
     # ------------------------------------------------------------------------------------------------- utils
 
@@ -589,13 +631,8 @@ class EditSeqServer(LanguageServer):
 
 def disabled_action(title: str, reason: str) -> types.CodeAction:
     return types.CodeAction(
-        title=title, kind=CODE_ACTION_KIND, disabled=types.CodeActionDisabledType(reason=reason)
+        title=title, kind=CODE_ACTION_KIND, disabled=types.CodeActionDisabled(reason=reason)
     )
-
-
-def accepted_command(uri: str, computed: Computed, index: int) -> types.Command:
-    arguments = [{"uri": uri, "index": index}]
-    return types.Command(title="EditSeq: suggestion accepted", command=commands.ACCEPTED, arguments=arguments)
 
 
 def leading_blank_lines(text: str) -> int:
@@ -622,7 +659,10 @@ def initialize(ls: EditSeqServer, params: types.InitializeParams) -> None:
 
 @server.feature(types.INITIALIZED)
 async def initialized(ls: EditSeqServer, params: types.InitializedParams) -> None:
-    await ls.pull_settings()
+    try:
+        await ls.pull_settings()
+    finally:
+        ls.settings_known.set()
     ls.notify_status()
 
 
@@ -702,7 +742,7 @@ def reject(ls: EditSeqServer, *arguments: Any) -> dict[str, Any]:
 @server.command(commands.CANCEL)
 def cancel(ls: EditSeqServer, *arguments: Any) -> dict[str, Any]:
     args = _args(commands.CANCEL, arguments)
-    return {"cancelled": ls.cancels.cancel(args.uri)}
+    return {"cancelled": ls.cancel_work(args.uri)}
 
 
 @server.command(commands.STATUS)
@@ -714,8 +754,3 @@ def status(ls: EditSeqServer, *arguments: Any) -> dict[str, Any]:
 def reload_model(ls: EditSeqServer, *arguments: Any) -> dict[str, Any]:
     ls.start_loading()
     return ls.host.status() | {"state": LOADING}
-
-
-@server.command(commands.ACCEPTED)
-def accepted(ls: EditSeqServer, *arguments: Any) -> dict[str, Any]:
-    return ls.accepted(_args(commands.ACCEPTED, arguments, ("uri",)))

@@ -72,7 +72,8 @@ def merge_settings(base: Settings, raw: Any) -> tuple[Settings, list[str]]:
     if "device" in changes and changes["device"].split(":")[0] not in DEVICES:
         problems.append(f"{SECTION}.device: must be one of {', '.join(DEVICES)}; keeping {base.device!r}")
         del changes["device"]
-    return replace(base, **changes), problems
+    # Unchanged settings stay the same object: work in flight checks identity to know its settings still hold.
+    return (replace(base, **changes) if changes else base), problems
 
 
 def _coerce(value: Any, kind: type, low: float | None, high: float | None) -> Any:

@@ -31,3 +31,11 @@ def bad_model_dir(tmp_path_factory):
     from tests.support import tiny_model
 
     return tiny_model.build(tmp_path_factory.mktemp("bad-model"), tiny_model.bad_texts())
+
+
+@pytest.fixture(scope="session")
+def lsp_model_dir(tmp_path_factory):
+    """The tiny model, also trained on the buffer the language-server tests open (tests/clients/lsp_session.py)."""
+    from tests.clients.lsp_session import build_lsp_model
+
+    return build_lsp_model(tmp_path_factory.mktemp("lsp-model"))

@@ -7,7 +7,11 @@ import asyncio
 import psutil
 import pytest
 import pytest_asyncio
-from clients.lsp_session import (
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+from pytest_lsp import LanguageClient
+
+from tests.clients.lsp_session import (
     URI,
     change,
     code_action_params,
@@ -18,9 +22,6 @@ from clients.lsp_session import (
     stop,
     wait_for_state,
 )
-from lsprotocol import types
-from pygls.exceptions import JsonRpcException
-from pytest_lsp import LanguageClient
 
 pytestmark = pytest.mark.asyncio(loop_scope="function")
 

@@ -130,6 +130,23 @@ async def wait_for_state(client: LanguageClient, state: str, timeout: float = 12
     return await asyncio.wait_for(wait(), timeout)
 
 
+async def eventually(predicate, timeout: float = 60.0, what: str = "the condition"):
+    """Poll ``predicate`` (sync or async) until it returns something truthy; returns that."""
+
+    async def wait():
+        while True:
+            value = predicate()
+            value = await value if asyncio.iscoroutine(value) else value
+            if value:
+                return value
+            await asyncio.sleep(0.02)
+
+    try:
+        return await asyncio.wait_for(wait(), timeout)
+    except asyncio.TimeoutError:
+        raise AssertionError(f"timed out after {timeout} s waiting for {what}") from None
+
+
 def code_action_params(line: int, uri: str = URI, only: list[str] | None = None) -> types.CodeActionParams:
     at = types.Position(line=line, character=0)
     return types.CodeActionParams(
@@ -137,3 +154,27 @@ def code_action_params(line: int, uri: str = URI, only: list[str] | None = None)
         range=types.Range(start=at, end=at),
         context=types.CodeActionContext(diagnostics=[], only=only),
     )
+
+
+# A buffer whose derived instruction (the function's header and docstring) the LSP test model is trained on, and
+# the next edit it learns to propose for it: the realistic case of code actions inside a documented function.
+DOC_BUFFER = (
+    'def sum_squares(xs):\n    """Return the sum of the squares of xs."""\n    total = 0\n    return total\n'
+)
+DOC_LINE = 3
+DOC_NEXT_LINES = ("    for x in xs:", "        total += x * x")
+DOC_PROGRAM = DOC_BUFFER.replace("    return", "\n".join(DOC_NEXT_LINES) + "\n    return")
+DOC_TITLE = "Insert 2 lines at 4: for x in xs:"
+
+
+def build_lsp_model(out_dir):
+    """The tiny test model, also trained to continue DOC_BUFFER (prompted as the server prompts) with DOC_NEXT_LINES."""
+    from model_runtime.edits import diff_states, edits_from_states, render_sequence
+    from model_runtime.prompts import derive_instruction
+    from tests.support import tiny_model
+
+    whole = edits_from_states(["", DOC_BUFFER])
+    text = render_sequence(
+        derive_instruction(DOC_BUFFER, DOC_LINE), [*whole, diff_states(DOC_BUFFER, DOC_PROGRAM)]
+    )
+    return tiny_model.build(out_dir, [*tiny_model.known_texts(), text + tiny_model.EOS])
