@@ -406,6 +406,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         state = json.loads((resume_from / "trainer_state.json").read_text())
         _restore_rng(resume_from, saved_opt["torch_rng"])
         log(f"resumed from {resume_from} at step {state['step']}")
+    state["total_steps"] = steps
     model, optimizer = accelerator.prepare(model, optimizer)
     model.train()
     (out / "train_config.json").write_text(json.dumps(config.to_json(), indent=2))

