@@ -81,26 +81,38 @@ print("RESULT " + json.dumps(results))
 """
 
 
+def _is_python312(python: str) -> bool:
+    check = "import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)"
+    try:
+        return subprocess.run([python, "-c", check], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
 def find_python312() -> str | None:
-    """A Python >= 3.12 interpreter for the reference: on PATH, or under pyenv."""
-    for name in ("python3.14", "python3.13", "python3.12"):
-        found = shutil.which(name)
-        if found:
-            return found
-    candidates = sorted(glob.glob(str(Path.home() / ".pyenv/versions/3.1[2-9]*/bin/python3")), reverse=True)
-    return candidates[0] if candidates else None
+    """A working Python >= 3.12 interpreter for the reference: under pyenv, or on PATH (pyenv shims may not run)."""
+    candidates = sorted(glob.glob(str(Path.home() / ".pyenv/versions/3.1[2-9]*/bin/python3")))  # 3.12 first
+    candidates += [
+        found for name in ("python3.12", "python3.13", "python3.14") if (found := shutil.which(name))
+    ]
+    return next((c for c in candidates if _is_python312(c)), None)
 
 
 def ensure_reference_venv(venv: Path, python: str | None) -> Path:
-    """The reference venv's interpreter, creating the venv (pip, from PyPI) when it is missing."""
+    """The reference venv's interpreter, creating the venv and installing the reference (pip, PyPI) if needed."""
     interpreter = venv / "bin" / "python"
-    if interpreter.exists():
+    ready = "import pylintseq.utils, pylint"
+    if (
+        interpreter.exists()
+        and subprocess.run([str(interpreter), "-c", ready], capture_output=True).returncode == 0
+    ):
         return interpreter
-    python = python or find_python312()
-    if python is None:
-        raise SystemExit("the reference needs Python >= 3.12: pass --reference-python or --no-reference")
-    print(f"creating the reference venv in {venv} with {python} ...", file=sys.stderr)
-    subprocess.run([python, "-m", "venv", str(venv)], check=True)
+    if not interpreter.exists():
+        python = python or find_python312()
+        if python is None:
+            raise SystemExit("the reference needs Python >= 3.12: pass --reference-python or --no-reference")
+        print(f"creating the reference venv in {venv} with {python} ...", file=sys.stderr)
+        subprocess.run([python, "-m", "venv", str(venv)], check=True)
     subprocess.run([str(interpreter), "-m", "pip", "install", "-q", *REFERENCE_PACKAGES], check=True)
     return interpreter
 

@@ -159,7 +159,7 @@ def _builtin_names() -> frozenset[str]:
     return frozenset(_checker.builtin_vars | _checker._custom_builtins())
 
 
-_BUILTIN_NAMES = _builtin_names()
+BUILTIN_NAMES: frozenset[str] = _builtin_names()  # the names pyflakes treats as always defined
 _thread = threading.local()
 
 
@@ -167,7 +167,7 @@ def _builtin_bindings() -> dict[str, _checker.Builtin]:
     """This thread's table of builtin bindings, with the marks a previous run left on them cleared."""
     table = getattr(_thread, "builtins", None)
     if table is None:
-        table = _thread.builtins = {name: _checker.Builtin(name) for name in _BUILTIN_NAMES}
+        table = _thread.builtins = {name: _checker.Builtin(name) for name in BUILTIN_NAMES}
     for binding in table.values():
         binding.used = False
     return table

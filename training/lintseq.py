@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from model_runtime import lint
 from model_runtime.edits import Hunk
-from training.lintseq_analysis import Program, prepare
+from training.lintseq_analysis import BLAME, CLEAN, Program, prepare
 
 __all__ = [
     "Program",
@@ -122,8 +122,9 @@ def delete_step(
     """Delete ``line`` (and its dependents) from the state without the lines ``gone``, then keep deleting the lines
     blamed for new errors until the state has none. Pure: returns the lines this step deleted.
 
-    The linter runs only when ``Program.needs_check`` says the deletion could add an error (or always, for tests
-    and comparisons, with ``always_lint``).
+    The linter runs only when ``Program.judge`` cannot tell what the deletion leaves (or always, for tests and
+    comparisons, with ``always_lint``): most deletions provably add no error, and most that do only leave reads of
+    a name they unbound, which are blamed directly.
     """
     n = len(program.lines)
     step = _grow(program, [line], gone)
@@ -133,8 +134,15 @@ def delete_step(
         # Judged against the clean state the step started from, never against an intermediate linted one: pyflakes
         # reports some errors once for several lines (an UndefinedLocal at the last read only), so a linted state's
         # findings do not bound those of its sub-states.
-        if len(now_gone) == n or (not always_lint and not program.needs_check(step, now_gone)):
+        if len(now_gone) == n:
             break
+        if not always_lint:
+            verdict, blamed = program.judge(step, now_gone)
+            if verdict == CLEAN:
+                break
+            if verdict == BLAME:  # undefined names the def-use facts can place: what pyflakes would report
+                step |= _grow(program, blamed, now_gone)
+                continue
         calls += 1
         blamed = _new_error_lines(program, [i for i in range(n) if i not in now_gone])
         if not blamed:

@@ -39,6 +39,8 @@ _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _DECORATED = (*_DEFS, ast.ClassDef)
 _TRY_NODES = tuple(getattr(ast, name) for name in ("Try", "TryStar") if hasattr(ast, name))
 _COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+MODULE, FUNCTION, CLASS, COMPREHENSION = "module", "function", "class", "comprehension"
+CLEAN, BLAME, LINT = "clean", "blame", "lint"
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,12 @@ class Binding:
 
 @dataclass(frozen=True)
 class Use:
+    """A read of a name on ``line`` in scope ``scope``; ``guarded`` when inside a ``try`` body, where pyflakes
+    stays silent about undefined names if a handler catches NameError."""
+
     line: int
     scope: int
+    guarded: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,12 @@ class Program:
     bindings: dict[str, tuple[Binding, ...]]
     uses: dict[str, tuple[Use, ...]]
     string_uses: dict[str, frozenset[int]]  # names read from strings (annotations, __all__): resolved late
-    unbound: frozenset[str]  # names a ``del`` unbinds: deleting any of their bindings is always linted
+    opaque: frozenset[
+        str
+    ]  # names a ``del``, ``global`` or ``nonlocal`` touches: their deletions are always linted
+    scope_parent: tuple[int, ...]  # scope id -> enclosing scope id (-1 for the module)
+    scope_kind: tuple[str, ...]  # scope id -> MODULE, FUNCTION (def or lambda), CLASS or COMPREHENSION
+    star_import: bool  # a ``from m import *`` turns undefined names into warnings: never predicted
     risky: frozenset[int]  # lines always linted when deleted: global, nonlocal, import *, del, walrus
     needs: dict[int, Clauses]  # except/finally/case line -> the statement that cannot lose all of them
     block: dict[int, frozenset[int]]  # compound statement header -> the code lines of its body
@@ -98,22 +109,74 @@ class Program:
                 heads.append(needed.head)
         return heads
 
-    def needs_check(self, deleted: Iterable[int], gone: set[int]) -> bool:
-        """Whether deleting ``deleted`` (already included in ``gone``) from an error-free state can add an error.
+    def judge(self, deleted: Iterable[int], gone: set[int]) -> tuple[str, list[int]]:
+        """What deleting ``deleted`` (already included in ``gone``) from an error-free state leaves, without the
+        linter where the def-use facts can tell: ``("clean", [])``; ``("blame", lines)`` when the only new errors
+        are undefined names at ``lines`` (pyflakes would report exactly those); else ``("lint", [])``.
 
-        False only when the deleted lines are whole statements, none of them risky, no compound statement is left
-        without a body, and every remaining read of a name they bind still has a binding earlier in its scope.
-        The new state's findings are then a subset of the old state's.
+        Clean requires whole statements deleted, none of them risky, no compound statement left without a body
+        or its needed clauses, and every remaining read of a name they bind still bound for pyflakes. The new
+        state's findings are then a subset of the old state's.
         """
+        blamed: set[int] = set()
+        names: set[str] = set()
         for i in deleted:
             if i in self.risky or not self.statement[i] <= gone:
-                return True
+                return LINT, []
             if i - 1 not in deleted and self._open_above(i, gone):
+                return LINT, []
+            names.update(self.binds[i])
+        if self.empty_headers(deleted, gone) or self.broken_statements(deleted, gone):
+            return LINT, []
+        for name in names:
+            reads = self._unbound_reads(name, gone)
+            if reads is None:
+                return LINT, []
+            blamed.update(reads)
+        return (BLAME, sorted(blamed)) if blamed else (CLEAN, [])
+
+    def needs_check(self, deleted: Iterable[int], gone: set[int]) -> bool:
+        """Whether the linter is needed to know what deleting ``deleted`` leaves (see ``judge``)."""
+        return self.judge(deleted, gone)[0] != CLEAN
+
+    def _unbound_reads(self, name: str, gone: set[int]) -> list[int] | None:
+        """Remaining lines that read ``name`` where pyflakes will now find it undefined; None when that cannot be
+        told without pyflakes (a builtin's name, a read bound later in its scope, class bodies, comprehensions,
+        names in strings or touched by ``del``/``global``/``nonlocal``, an error the original already had)."""
+        if name in self.opaque or not self.string_uses.get(name, frozenset()) <= gone:
+            return None
+        alive = [b for b in self.bindings.get(name, ()) if b.line not in gone]
+        unbound = []
+        for use in self.uses.get(name, ()):
+            if use.line in gone:
+                continue
+            if any(b.scope == use.scope and b.covers and b.ready < use.line for b in alive):
+                continue
+            kind = self.scope_kind[use.scope]
+            if kind in (CLASS, COMPREHENSION) or any(b.scope == use.scope for b in alive):
+                return None
+            if kind == FUNCTION and self._bound_outside(use.scope, alive):
+                continue  # read from an enclosing function or the module, bound by the time the body runs
+            if (
+                use.guarded
+                or self.star_import
+                or name in lint.BUILTIN_NAMES
+                or (use.line, "UndefinedName", f"undefined name {name!r}") in self.baseline_at
+            ):
+                return None
+            unbound.append(use.line)
+        return unbound
+
+    def _bound_outside(self, scope: int, alive: list[Binding]) -> bool:
+        """Whether one of the ``alive`` bindings is in a function or module scope enclosing ``scope``."""
+        outer = self.scope_parent[scope]
+        while outer >= 0:
+            if self.scope_kind[outer] in (FUNCTION, MODULE) and any(
+                b.scope == outer and b.covers for b in alive
+            ):
                 return True
-            for name in self.binds[i]:
-                if not self._still_bound(name, gone):
-                    return True
-        return bool(self.empty_headers(deleted, gone) or self.broken_statements(deleted, gone))
+            outer = self.scope_parent[outer]
+        return False
 
     def _open_above(self, i: int, gone: set[int]) -> bool:
         """Whether the nearest remaining line above ``i`` may continue into what follows it: it ends with a
@@ -124,17 +187,6 @@ class Program:
         if p < 0:
             return False
         return self.lines[p].rstrip().endswith("\\") or not self.statement[p].isdisjoint(gone)
-
-    def _still_bound(self, name: str, gone: set[int]) -> bool:
-        if name in self.unbound or not self.string_uses.get(name, frozenset()) <= gone:
-            return False
-        alive = [b for b in self.bindings.get(name, ()) if b.covers and b.line not in gone]
-        for use in self.uses.get(name, ()):
-            if use.line in gone:
-                continue
-            if not any(b.scope == use.scope and b.ready < use.line for b in alive):
-                return False
-        return True
 
 
 def prepare(program: str, *, ignore_imports: bool = False) -> Program:
@@ -227,7 +279,10 @@ def prepare(program: str, *, ignore_imports: bool = False) -> Program:
         bindings={name: tuple(found) for name, found in facts.bindings.items()},
         uses={name: tuple(found) for name, found in facts.uses.items()},
         string_uses={name: frozenset(found) for name, found in facts.string_uses.items()},
-        unbound=frozenset(facts.unbound),
+        opaque=frozenset(facts.opaque),
+        scope_parent=tuple(facts.parents),
+        scope_kind=tuple(facts.kinds),
+        star_import=facts.star_import,
         risky=frozenset(risky),
         needs=needs,
         block=block,
@@ -353,10 +408,14 @@ class _DefUse(ast.NodeVisitor):
         self.statement_end = statement_end
         self.scope = 0
         self.scopes = 0
+        self.parents: list[int] = [-1]  # scope id -> enclosing scope id (the module, 0, has none)
+        self.kinds: list[str] = [MODULE]
         self.bindings: dict[str, list[Binding]] = {}
         self.uses: dict[str, list[Use]] = {}
         self.string_uses: dict[str, set[int]] = {}
-        self.unbound: set[str] = set()  # names some ``del`` unbinds
+        self.opaque: set[str] = set()  # names bound or unbound out of order: del, global, nonlocal
+        self.guarded = 0  # depth of try bodies around the current node
+        self.star_import = False
         self.risky: set[int] = set()
 
     def binds_at(self, n: int) -> list[set[str]]:
@@ -371,14 +430,24 @@ class _DefUse(ast.NodeVisitor):
         self.bindings.setdefault(name, []).append(Binding(line, self.statement_end[line], self.scope, covers))
 
     def use(self, name: str, lineno: int) -> None:
-        self.uses.setdefault(name, []).append(Use(lineno - 1, self.scope))
+        self.uses.setdefault(name, []).append(Use(lineno - 1, self.scope, self.guarded > 0))
+
+    def visit_Try(self, node) -> None:
+        self.guarded += 1
+        for statement in node.body:
+            self.visit(statement)
+        self.guarded -= 1
+        for part in (*node.handlers, *node.orelse, *node.finalbody):
+            self.visit(part)
+
+    visit_TryStar = visit_Try
 
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
             self.use(node.id, node.lineno)
         elif isinstance(node.ctx, ast.Del):  # reads the name, then unbinds it: beyond this analysis
             self.use(node.id, node.lineno)
-            self.unbound.add(node.id)
+            self.opaque.add(node.id)
             self.risky.add(node.lineno - 1)
         else:
             self.bind(node.id, node.lineno)
@@ -400,15 +469,17 @@ class _DefUse(ast.NodeVisitor):
             for name in _IDENTIFIER.findall(node.value):
                 self.string_uses.setdefault(name, set()).add(node.lineno - 1)
 
-    def visit_Global(self, node: ast.AST) -> None:
+    def visit_Global(self, node: ast.Global | ast.Nonlocal) -> None:
         self.risky.add(node.lineno - 1)
+        self.opaque.update(node.names)  # pyflakes counts the declaration itself as a binding
 
     visit_Nonlocal = visit_Global
 
     def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
         for alias in node.names:
-            if alias.name == "*":
+            if alias.name == "*":  # undefined names become warnings wherever a star import is in scope
                 self.risky.add(node.lineno - 1)
+                self.star_import = True
                 continue
             self.bind(alias.asname or alias.name.split(".")[0], getattr(alias, "lineno", node.lineno))
 
@@ -422,10 +493,12 @@ class _DefUse(ast.NodeVisitor):
         for statement in node.body:
             self.visit(statement)
 
-    def _enter(self):
+    def _enter(self, kind: str):
         outer = self.scope
         self.scopes += 1
         self.scope = self.scopes
+        self.parents.append(outer)
+        self.kinds.append(kind)
         return outer
 
     def _arguments(self, args: ast.arguments) -> None:
@@ -447,7 +520,7 @@ class _DefUse(ast.NodeVisitor):
             if arg is not None and arg.annotation is not None:
                 self.visit(arg.annotation)
         self.bind(node.name, node.lineno)
-        outer = self._enter()
+        outer = self._enter(FUNCTION)
         self._arguments(node.args)
         for statement in node.body:
             self.visit(statement)
@@ -459,7 +532,7 @@ class _DefUse(ast.NodeVisitor):
         for expression in [*node.args.defaults, *node.args.kw_defaults]:
             if expression is not None:
                 self.visit(expression)
-        outer = self._enter()
+        outer = self._enter(FUNCTION)
         self._arguments(node.args)
         self.visit(node.body)
         self.scope = outer
@@ -468,14 +541,14 @@ class _DefUse(ast.NodeVisitor):
         for expression in [*node.decorator_list, *node.bases, *node.keywords]:
             self.visit(expression)
         self.bind(node.name, node.lineno)
-        outer = self._enter()
+        outer = self._enter(CLASS)
         for statement in node.body:
             self.visit(statement)
         self.scope = outer
 
     def _comprehension(self, node) -> None:
         self.visit(node.generators[0].iter)  # evaluated in the enclosing scope
-        outer = self._enter()
+        outer = self._enter(COMPREHENSION)
         for k, generator in enumerate(node.generators):
             self.visit(generator.target)
             if k:
