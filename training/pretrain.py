@@ -57,8 +57,15 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 512, *, chat: bool =
     return fast
 
 
-def tiny_config(vocab_size: int, shape: TinyShape = TinyShape(), *, eos_id: int = 0, pad_id: int = 1):
-    """A LlamaConfig of the given shape with tied embeddings, like SmolLM2's."""
+def tiny_config(
+    vocab_size: int,
+    shape: TinyShape = TinyShape(),
+    *,
+    eos_id: int = 0,
+    pad_id: int = 1,
+    bos_id: int | None = -1,
+):
+    """A LlamaConfig of the given shape with tied embeddings, like SmolLM2's (``bos_id`` -1 means eos)."""
     from transformers import LlamaConfig
 
     return LlamaConfig(
@@ -72,7 +79,7 @@ def tiny_config(vocab_size: int, shape: TinyShape = TinyShape(), *, eos_id: int 
         tie_word_embeddings=True,
         eos_token_id=eos_id,
         pad_token_id=pad_id,
-        bos_token_id=eos_id,
+        bos_token_id=eos_id if bos_id == -1 else bos_id,
     )
 
 

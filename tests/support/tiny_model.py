@@ -72,24 +72,14 @@ def build_tokenizer(*, with_diff_token: bool = True):
 
 
 def build_model(vocab_size: int, *, seed: int = 0):
-    """A randomly initialised 2-layer Llama of width 64."""
+    """A randomly initialised 2-layer Llama of width 64 (the shape ``editseq pretrain`` starts from)."""
     import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaForCausalLM
+
+    from training.pretrain import TinyShape, tiny_config
 
     torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=vocab_size,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=1024,
-        pad_token_id=0,
-        bos_token_id=None,
-        eos_token_id=2,
-        tie_word_embeddings=True,
-    )
+    config = tiny_config(vocab_size, TinyShape(kv_heads=4), eos_id=2, pad_id=0, bos_id=None)
     return LlamaForCausalLM(config)
 
 
