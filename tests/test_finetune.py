@@ -192,3 +192,29 @@ def test_data_order_depends_only_on_seed_and_epoch():
     cache: dict = {}
     run = [finetune.micro_batch(cache, 10, 2, 3, m) for m in range(10)]
     assert sorted(i for batch in run[:5] for i in batch) == list(range(10))  # one epoch is every row once
+
+
+def test_export_publishes_the_latest_adapter_with_a_model_card(setup, tmp_path):
+    from training.model_card import export
+
+    config = _config(setup, "export", max_steps=4, save_every=2, eval_every=2)
+    finetune.train(config, progress=False, log=lambda *_: None)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"sources": [
+        {"source": "demo", "licence": "MIT", "files": 4, "programs": 4, "train": 3, "valid": 1}
+    ]}))  # fmt: skip
+    dest = export(Path(config.out), tmp_path / "adapter", manifest_path=manifest)
+    assert (dest / "adapter_model.safetensors").read_bytes() == (
+        Path(config.out) / "checkpoint-000004" / "adapter_model.safetensors"
+    ).read_bytes()
+    card = (dest / "README.md").read_text()
+    assert "4 of 4 planned optimizer steps" in card
+    assert "| demo | MIT | 4 | 4 | 3 | 1 |" in card
+    assert "r = 16, alpha = 32" in card and (dest / "loss.png").is_file()
+
+
+def test_export_refuses_a_run_without_checkpoints(tmp_path):
+    from training.model_card import export
+
+    with pytest.raises(ValueError, match="no complete checkpoint"):
+        export(tmp_path, tmp_path / "adapter", manifest_path=tmp_path / "none.json")
