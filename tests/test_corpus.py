@@ -161,7 +161,17 @@ def test_licences_are_classified_permissive_or_not():
     assert corpus.is_permissive("PSF-2.0") and corpus.is_permissive("MIT License")
     assert corpus.is_permissive("Apache-2.0") and corpus.is_permissive("BSD-3-Clause")
     assert not corpus.is_permissive("GPL-3.0-or-later") and not corpus.is_permissive("LGPL")
-    assert not corpus.is_permissive("unknown")
+    assert not corpus.is_permissive("unknown") and not corpus.is_permissive("")
+    assert corpus.is_permissive("BSD-3-Clause AND 0BSD AND MIT AND Zlib AND CC0-1.0")
+    assert not corpus.is_permissive("MPL-2.0 AND MIT"), "every part of an AND must be permissive"
+    assert corpus.is_permissive("GPL-2.0 OR MIT"), "one permissive alternative of an OR is enough"
+    assert not corpus.is_permissive("Permitted for limited use"), "words must match whole, not inside others"
+
+
+def test_an_installed_package_is_found_with_its_metadata_licence():
+    root, source, licence = corpus.package_source("pyflakes")
+    assert (root / "checker.py").is_file()
+    assert source.startswith("pyflakes ") and corpus.is_permissive(licence)
 
 
 def test_jsonl_rows_become_programs_and_bad_rows_are_counted(tmp_path):
