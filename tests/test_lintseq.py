@@ -299,3 +299,8 @@ def test_an_error_pyflakes_reports_once_for_several_reads_is_chased_to_every_rea
     )
     step = lintseq.delete_step(lintseq.prepare(source), set(), 1)
     assert sorted(step.deleted) == [1, 2, 3, 4]
+
+
+def test_a_program_nested_too_deeply_to_analyse_is_refused_with_a_value_error():
+    with pytest.raises(ValueError, match="too deeply nested"):
+        lintseq.sample_edits("x = " + "a + " * 600 + "a\n")

@@ -102,24 +102,24 @@ def process_line(line_no: int, line: str, options: Options, skip: frozenset[int]
         prepared = lintseq.prepare(program, ignore_imports=options.ignore_imports)
     except ValueError as exc:
         return Outcome(line_no, error=str(exc))
-    outcome = Outcome(line_no, ident)
     rows = []
-    for k in range(options.samples):
-        if k in skip:
-            continue
-        (walk,) = lintseq.sample(prepared, samples=1, seed=sample_seed(options.seed, ident, k))
-        edits = walk.edits()
-        record = {
-            "id": ident,
-            "sample": k,
-            "instruction": instruction,
-            "edits": edits,
-            "text": training_text(instruction, edits),
-        }
-        rows.append(json.dumps(record, ensure_ascii=False) + "\n")
-    outcome.payload = "".join(rows).encode("utf-8")
-    outcome.count = len(rows)
-    return outcome
+    try:
+        for k in range(options.samples):
+            if k in skip:
+                continue
+            (walk,) = lintseq.sample(prepared, samples=1, seed=sample_seed(options.seed, ident, k))
+            edits = walk.edits()
+            record = {
+                "id": ident,
+                "sample": k,
+                "instruction": instruction,
+                "edits": edits,
+                "text": training_text(instruction, edits),
+            }
+            rows.append(json.dumps(record, ensure_ascii=False) + "\n")
+    except (RecursionError, MemoryError) as exc:  # an absurdly nested program: one bad line, not a dead run
+        return Outcome(line_no, error=f"program too deeply nested to sample ({type(exc).__name__})")
+    return Outcome(line_no, ident, "".join(rows).encode("utf-8"), len(rows))
 
 
 def finished_samples(output: Path) -> dict[str, set[int]]:

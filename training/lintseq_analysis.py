@@ -199,6 +199,13 @@ def prepare(program: str, *, ignore_imports: bool = False) -> Program:
         tree = lint.parse(text)
     except SyntaxError as exc:
         raise ValueError(f"program does not parse: line {exc.lineno}: {exc.msg}") from exc
+    try:
+        return _analyse(lines, text, tree, ignore_imports)
+    except RecursionError:  # pyflakes and ast visitors recurse per nesting level; the parser allows deeper
+        raise ValueError("program too deeply nested to analyse") from None
+
+
+def _analyse(lines: tuple[str, ...], text: str, tree: ast.Module, ignore_imports: bool) -> Program:
     n = len(lines)
     starts, string_inner = _logical_lines(text, n)
     trivia = [
