@@ -3,7 +3,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= train,dev
 
-.PHONY: setup demo test lint
+.PHONY: setup demo test lint extension test-e2e
+VSIX := vscode-extension/dist/editseq-0.1.0.vsix
 
 setup: $(VENV)/.installed
 
@@ -22,5 +23,14 @@ demo: setup
 lint: setup
 	$(PY) -m ruff check .
 
-test: setup lint
+test: setup lint extension
 	$(PY) -m pytest -q
+	bash vscode-extension/e2e/run.sh $(VSIX)
+
+# The VS Code extension: build from the lock file, run its unit tests, package the .vsix (offline).
+extension:
+	cd vscode-extension && npm ci --no-audit --no-fund --loglevel=error && npm run build && npm test && npm run package
+
+# The packaged extension in real VS Code (code-server, headless Chromium) against the server and a tiny model.
+test-e2e: setup extension
+	bash vscode-extension/e2e/run.sh $(VSIX)

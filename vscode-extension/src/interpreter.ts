@@ -75,10 +75,13 @@ function lastLine(text: string): string {
 
 export type ImportCheck = { ok: true } | { ok: false; detail: string };
 
-/** Whether `python -c "import lsp_server"` succeeds; never throws (a missing interpreter is a failed check). */
-export function checkServerImport(python: string, timeoutMs = 20_000): Promise<ImportCheck> {
+/**
+ * Whether `python -c "import lsp_server"` succeeds in `cwd`, the directory the server will run in (Python puts it
+ * first on sys.path, so a check elsewhere can pass or fail where the server would not). Never throws.
+ */
+export function checkServerImport(python: string, cwd?: string, timeoutMs = 20_000): Promise<ImportCheck> {
   return new Promise((resolve) => {
-    execFile(python, ["-c", "import lsp_server"], { timeout: timeoutMs }, (error, _stdout, stderr) => {
+    execFile(python, ["-c", "import lsp_server"], { cwd, timeout: timeoutMs }, (error, _stdout, stderr) => {
       if (!error) {
         resolve({ ok: true });
         return;

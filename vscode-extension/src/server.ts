@@ -1,4 +1,6 @@
 // The language server's process and client: choose the interpreter, check it, start, restart, relay status.
+import * as os from "node:os";
+
 import * as vscode from "vscode";
 import { ExecuteCommandRequest, LanguageClient, State, TransportKind } from "vscode-languageclient/node";
 import type { LanguageClientOptions, ServerOptions } from "vscode-languageclient/node";
@@ -42,7 +44,8 @@ export class EditSeqServer implements vscode.Disposable {
     });
     this.interpreter = interpreter;
     this.output.appendLine(`Using ${interpreter.command} (from ${interpreter.source}).`);
-    const check = await checkServerImport(interpreter.command);
+    const cwd = folder?.uri.fsPath ?? os.homedir();
+    const check = await checkServerImport(interpreter.command, cwd);
     if (!check.ok) {
       const message = importFailureMessage(interpreter, check.detail);
       this.output.appendLine(message);
@@ -54,7 +57,7 @@ export class EditSeqServer implements vscode.Disposable {
       command: interpreter.command,
       args: serverArgs(),
       transport: TransportKind.stdio,
-      options: { cwd: folder?.uri.fsPath, env: { ...process.env, PYTHONUNBUFFERED: "1" } },
+      options: { cwd, env: { ...process.env, PYTHONUNBUFFERED: "1" } },
     };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [

@@ -78,11 +78,17 @@ describe("messages", () => {
 
 describe("checkServerImport (real interpreters)", () => {
   it("succeeds with the project's virtualenv, which has lsp_server installed", { skip: !existsSync(VENV_PYTHON) }, async () => {
-    assert.deepEqual(await checkServerImport(VENV_PYTHON, 60_000), { ok: true });
+    assert.deepEqual(await checkServerImport(VENV_PYTHON, os.tmpdir(), 60_000), { ok: true });
+  });
+
+  it("checks in the server's directory: a source checkout there is importable, elsewhere it is not", async () => {
+    // python3 here has no editseq installed; run from the checkout, `import lsp_server` finds the sources.
+    assert.deepEqual(await checkServerImport("python3", REPO, 60_000), { ok: true });
+    assert.equal((await checkServerImport("python3", os.tmpdir(), 60_000)).ok, false);
   });
 
   it("reports the ModuleNotFoundError of an interpreter without the package", async () => {
-    const result = await checkServerImport("python3", 60_000);
+    const result = await checkServerImport("python3", os.tmpdir(), 60_000);
     assert.equal(result.ok, false);
     assert.match(result.ok ? "" : result.detail, /No module named 'lsp_server'/);
   });

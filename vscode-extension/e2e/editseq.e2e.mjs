@@ -1,0 +1,159 @@
+// The EditSeq extension in real VS Code (code-server), driven through Chromium like a person would.
+// Every wait is on a DOM or file condition; run by run.sh, which sets the E2E_* variables.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { after, afterEach, before, test } from "node:test";
+
+import { chromium } from "playwright-core";
+
+const URL = process.env.E2E_URL;
+const WORKSPACE = process.env.E2E_WORKSPACE;
+const ARTIFACTS = process.env.E2E_ARTIFACTS;
+const expected = JSON.parse(readFileSync(process.env.E2E_EXPECTED, "utf8"));
+const READY_TIMEOUT = 180_000; // the server imports torch and loads the model on a 2-core machine
+const MODEL_TIMEOUT = 90_000;
+
+let browser;
+let page;
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--headless=new",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.setDefaultTimeout(60_000);
+  await page.goto(URL);
+  await page.locator(".monaco-workbench").waitFor();
+});
+
+afterEach(async (t) => {
+  // One picture per test, so a failure shows what the editor looked like.
+  const name = t.name.replace(/[^a-z0-9]+/gi, "-").slice(0, 60);
+  await page?.screenshot({ path: path.join(ARTIFACTS, `test-${name}.png`) }).catch(() => {});
+});
+
+after(async () => {
+  if (page) {
+    await page.screenshot({ path: path.join(ARTIFACTS, "last.png") }).catch(() => {});
+  }
+  await browser?.close();
+});
+
+/** Runs a command from the command palette by its title; `opensInput`: it asks for input in the same widget. */
+async function runCommand(title, { opensInput = false } = {}) {
+  await page.keyboard.press("F1");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor();
+  await input.fill(`>${title}`);
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first().waitFor();
+  await page.keyboard.press("Enter");
+  if (!opensInput) {
+    await page.locator(".quick-input-widget").waitFor({ state: "hidden" });
+  }
+}
+
+/** Opens a workspace file through Quick Open and waits for its editor to have focus. */
+async function openFile(name) {
+  await page.keyboard.press("Control+P");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor();
+  await input.fill(name);
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: name }).first().waitFor();
+  await page.keyboard.press("Enter");
+  await page.locator(".tab.active", { hasText: name }).waitFor();
+  await page.locator(".editor-group-container.active .monaco-editor.focused").waitFor();
+}
+
+async function goToLine(line) {
+  await page.keyboard.press("Control+G");
+  await page.locator(".quick-input-widget input").fill(`:${line}`);
+  await page.keyboard.press("Enter");
+  await page.locator(".quick-input-widget").waitFor({ state: "hidden" });
+}
+
+/** Saves the active editor and waits until the file on disk holds `program` (LintSeq compares stripped text). */
+async function expectSaved(file, program) {
+  await page.keyboard.press("Control+S");
+  await page.locator(".tab.active.dirty").waitFor({ state: "detached" });
+  const text = readFileSync(path.join(WORKSPACE, file), "utf8");
+  assert.equal(text.trim(), program.trim());
+}
+
+test("the status bar says ready once the server has loaded the tiny model", { timeout: READY_TIMEOUT + 60_000 }, async () => {
+  await openFile("sum_squares.py");
+  const status = page.locator(".statusbar-item", { hasText: "EditSeq:" });
+  await status.waitFor();
+  await page.locator(".statusbar-item", { hasText: "EditSeq: ready" }).waitFor({ timeout: READY_TIMEOUT });
+  assert.match(await status.innerText(), /EditSeq: ready · cpu/);
+});
+
+test("ghost text shows the next insertion, and accepting a word takes part of it", { timeout: MODEL_TIMEOUT + 60_000 }, async () => {
+  await goToLine(expected.code_action_line - 1);
+  await page.keyboard.press("End");
+  const ghost = page.locator(".monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text").first();
+  // VS Code drops a pending inline request when focus or cursor events arrive meanwhile, and asks again on the next
+  // trigger, as it would on the next keystroke; the server caches the suggestion, so a retry answers at once.
+  const deadline = Date.now() + MODEL_TIMEOUT;
+  for (;;) {
+    await runCommand("Trigger Inline Suggestion");
+    try {
+      await ghost.waitFor({ timeout: 15_000 });
+      break;
+    } catch (error) {
+      if (Date.now() > deadline) {
+        throw error;
+      }
+    }
+  }
+  await page.screenshot({ path: path.join(ARTIFACTS, "ghost-text.png") });
+  // Partial accept is VS Code's own: Ctrl+Right takes the next word of the ghost text into the buffer.
+  await page.keyboard.press("Control+ArrowRight");
+  await page.locator(".tab.active.dirty").waitFor();
+  await ghost.waitFor(); // the rest of the suggestion stays as ghost text
+  await page.screenshot({ path: path.join(ARTIFACTS, "ghost-text-partial.png") });
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("Control+Z");
+  await page.locator(".tab.active.dirty").waitFor({ state: "detached" });
+});
+
+test("the EditSeq code action inserts the model's next edit", { timeout: MODEL_TIMEOUT + 30_000 }, async () => {
+  await goToLine(expected.code_action_line);
+  await runCommand("EditSeq: Suggest Next Edit");
+  const action = page.locator(".action-widget .monaco-list-row", { hasText: expected.code_action_title }).first();
+  await action.waitFor({ timeout: MODEL_TIMEOUT });
+  await page.screenshot({ path: path.join(ARTIFACTS, "suggestion-menu.png") });
+  await action.click();
+  await page.locator(".tab.active.dirty").waitFor();
+  await expectSaved("sum_squares.py", expected.after_code_action);
+});
+
+test("generate from instruction, then the keybinding accepts one step", { timeout: MODEL_TIMEOUT + 60_000 }, async () => {
+  await openFile("generated.py");
+  await runCommand("EditSeq: Generate from Instruction…", { opensInput: true });
+  await page.locator(".quick-input-widget", { hasText: "Describe the code to write" }).waitFor();
+  await page.locator(".quick-input-widget input").fill(expected.instruction);
+  await page.keyboard.press("Enter");
+  const candidate = page.locator(".quick-input-list .monaco-list-row", { hasText: "Candidate 1" });
+  await candidate.waitFor({ timeout: MODEL_TIMEOUT });
+  await page.screenshot({ path: path.join(ARTIFACTS, "candidates.png") });
+  await page.keyboard.press("Enter");
+  await page.locator(".notifications-toasts", { hasText: "EditSeq step 1 of" }).waitFor();
+  await page.screenshot({ path: path.join(ARTIFACTS, "step-preview.png") });
+  // The step preview opens beside; the keybinding acts on the file being edited.
+  await page.locator(".editor-group-container", { has: page.locator(".tab.active", { hasText: "generated.py" }) })
+    .locator(".view-lines").first().click();
+  await page.keyboard.press("Control+Alt+Enter");
+  await page.locator(".tab.dirty", { hasText: "generated.py" }).waitFor();
+  await expectSaved("generated.py", expected.after_first_step);
+});
