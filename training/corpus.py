@@ -23,6 +23,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from training.jsonl import jsonl_rows, write_jsonl
+
 SKIP_DIRS = frozenset(
     {
         ".git",
@@ -428,48 +430,31 @@ def read_jsonl_programs(
     Rows that are not JSON objects or lack a string ``program`` are counted in stats and skipped.
     """
     found = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                stats.drop("bad json")
-                continue
-            if (
-                not isinstance(row, dict)
-                or not isinstance(row.get("program"), str)
-                or not row["program"].strip()
-            ):
-                stats.drop("no program")
-                continue
-            where = str(row.get("path") or f"{path.name}:{number}")
-            found.append(
-                Program(
-                    str(row.get("instruction") or ""),
-                    row["program"].strip("\n"),
-                    str(row.get("source") or source),
-                    str(row.get("licence") or row.get("license") or licence),
-                    where,
-                    str(row.get("name") or ""),
-                    split_for(f"{source}/{where}", valid_fraction),
-                )
+    for number, row in jsonl_rows(path):
+        if isinstance(row, json.JSONDecodeError):
+            stats.drop("bad json")
+            continue
+        if not isinstance(row, dict) or not isinstance(row.get("program"), str) or not row["program"].strip():
+            stats.drop("no program")
+            continue
+        where = str(row.get("path") or f"{path.name}:{number}")
+        found.append(
+            Program(
+                str(row.get("instruction") or ""),
+                row["program"].strip("\n"),
+                str(row.get("source") or source),
+                str(row.get("licence") or row.get("license") or licence),
+                where,
+                str(row.get("name") or ""),
+                split_for(f"{source}/{where}", valid_fraction),
             )
+        )
     return found
 
 
 def write_programs(path: Path, programs: Iterable[Program]) -> int:
     """Write programs as JSONL (atomically); returns how many."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    n = 0
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for item in programs:
-            handle.write(json.dumps(item.to_json(), ensure_ascii=False) + "\n")
-            n += 1
-    tmp.replace(path)
-    return n
+    return write_jsonl(path, (item.to_json() for item in programs))
 
 
 def read_programs(path: Path) -> list[Program]:

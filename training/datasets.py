@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model_runtime.edits import DIFF_TOKEN, baseline_text, prompt, training_text
+from training.jsonl import jsonl_rows, write_jsonl
 
 FORMATS = ("plain", "chat")
 IGNORE = -100
@@ -91,34 +92,21 @@ def lintseq_records(
 
 def write_records(path: Path, records: Iterable[dict]) -> int:
     """Write records as JSONL (atomically); returns how many."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    n = 0
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            n += 1
-    tmp.replace(path)
-    return n
+    return write_jsonl(path, records)
 
 
 def read_records(path: Path) -> list[dict]:
     """Records from JSONL; raises ValueError naming the line for a row without ``instruction`` and edits/program."""
     records = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not JSON ({exc.msg})") from exc
-            if not isinstance(record, dict) or not ("edits" in record or "program" in record):
-                raise ValueError(f"{path}:{number}: a record needs `edits` (LintSeq) or `program` (baseline)")
-            record.setdefault("kind", "lintseq" if "edits" in record else "baseline")
-            record.setdefault("instruction", "")
-            record.setdefault("split", "train")
-            records.append(record)
+    for number, record in jsonl_rows(path):
+        if isinstance(record, json.JSONDecodeError):
+            raise ValueError(f"{path}:{number}: not JSON ({record.msg})") from record
+        if not isinstance(record, dict) or not ("edits" in record or "program" in record):
+            raise ValueError(f"{path}:{number}: a record needs `edits` (LintSeq) or `program` (baseline)")
+        record.setdefault("kind", "lintseq" if "edits" in record else "baseline")
+        record.setdefault("instruction", "")
+        record.setdefault("split", "train")
+        records.append(record)
     return records
 
 

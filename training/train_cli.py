@@ -5,10 +5,22 @@ torch and transformers are imported inside the commands so that ``editseq --help
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 import typer
+
+
+@contextlib.contextmanager
+def _user_errors():
+    """Turn a ValueError (bad input: data, settings, a run directory) into a one-line message and exit code 2."""
+    try:
+        yield
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
 
 data_app = typer.Typer(help="Build training corpora and records (programs -> LintSeq / baseline records).")
 
@@ -156,11 +168,8 @@ def train_command(
         max_steps=max_steps, eval_every=eval_every, eval_rows=eval_rows, save_every=save_every, keep=keep,
         precision=precision, seed=seed, threads=threads, trust_remote_code=trust_remote_code,
     )  # fmt: skip
-    try:
+    with _user_errors():
         final = train(config, resume=resume, log=typer.echo)
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
     typer.echo(f"final weights: {final}")
 
 
@@ -181,14 +190,11 @@ def pretrain_command(
     from training.pretrain import TinyShape, pretrain
 
     shape = TinyShape(hidden=hidden, layers=layers, heads=heads, kv_heads=heads, intermediate=hidden * 2)
-    try:
+    with _user_errors():
         final = pretrain(
             tree, out, vocab_size=vocab_size, shape=shape, max_length=max_length, steps=steps, lr=lr, seed=seed,
             threads=threads, log=typer.echo,
         )  # fmt: skip
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
     typer.echo(f"final model: {final}")
 
 
@@ -205,11 +211,8 @@ def export_command(
     """Copy a run's latest adapter checkpoint (< 25 MB) and its loss curve to --to, and write the model card."""
     from training.model_card import export
 
-    try:
+    with _user_errors():
         dest = export(run, to, manifest_path=manifest, notes=notes)
-    except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
     typer.echo(f"adapter and model card -> {dest}")
 
 
