@@ -247,3 +247,22 @@ def test_parallel_workers_keep_input_order_and_run_concurrently():
     results = run_programs(programs, FAST, workers=4)
     assert [r.stdout.strip() for r in results] == ["0", "1", "2", "3"]
     assert time.monotonic() - started < 1.6  # run one after another they would sleep 1.6 s alone
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_child_that_leaves_the_process_group_is_still_killed(isolation):
+    if not isolation.get("privileges_dropped"):
+        pytest.skip("only the process group is killed without a uid of its own (see docs/evaluation.md)")
+    program = (
+        "import ctypes, os, time\nlibc = ctypes.CDLL(None)\npid = libc.fork()\n"
+        "if pid == 0:\n    libc.setsid()\n    time.sleep(120)\n    os._exit(0)\nprint(pid, flush=True)"
+    )
+    result = run_program(program, FAST)
+    assert result.verdict is Verdict.PASSED
+    assert not _alive(int(result.stdout))
