@@ -65,8 +65,35 @@ def set_limits(config: dict) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def _has_capability(bit: int) -> bool:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("CapEff:"):
+                return bool(int(line.split()[1], 16) >> bit & 1)
+    return False
+
+
+def _readable_by_anyone(path: str) -> bool:
+    """Every directory above ``path`` can be entered by other users (so a new uid can still import from it)."""
+    import stat
+
+    path = os.path.realpath(path)
+    while path != os.path.dirname(path):
+        path = os.path.dirname(path)
+        if not os.stat(path).st_mode & stat.S_IXOTH:
+            return False
+    return True
+
+
 def drop_privileges(libc, uid: int, workdir: str) -> bool:
-    """Become ``uid`` (group too), keeping only CAP_DAC_READ_SEARCH; True on success."""
+    """Become ``uid`` (group too), keeping only CAP_DAC_READ_SEARCH when we have it; True on success.
+
+    Without that capability (a container that withholds it) the switch is made only when the interpreter's files are
+    reachable by any user; otherwise the program would fail on its first import, and we stay as we are.
+    """
+    keep = _has_capability(CAP_DAC_READ_SEARCH)
+    if not keep and not all(_readable_by_anyone(p) for p in (os.__file__, json.__file__, sys.executable)):
+        return False
     try:
         os.chown(workdir, uid, uid)
         if libc.prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0:
@@ -76,7 +103,7 @@ def drop_privileges(libc, uid: int, workdir: str) -> bool:
         os.setresuid(uid, uid, uid)
         header = _CapHeader(LINUX_CAPABILITY_VERSION_3, 0)
         data = (_CapData * 2)()
-        data[0].effective = data[0].permitted = 1 << CAP_DAC_READ_SEARCH
+        data[0].effective = data[0].permitted = (1 << CAP_DAC_READ_SEARCH) if keep else 0
         if libc.capset(ctypes.byref(header), data) != 0:
             return False
         libc.prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0)
