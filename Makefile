@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 EXTRAS ?= train,dev
 
 .PHONY: setup demo test lint extension test-e2e
-VSIX := vscode-extension/dist/editseq-0.1.0.vsix
+VSIX := vscode-extension/dist/editseq.vsix
 
 setup: $(VENV)/.installed
 

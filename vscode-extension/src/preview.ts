@@ -18,7 +18,6 @@ export class Previews implements vscode.TextDocumentContentProvider, vscode.Disp
     // A fresh name each time: VS Code caches virtual documents by URI.
     const name = document.uri.path.split("/").pop() || "untitled.py";
     const uri = vscode.Uri.from({ scheme: PREVIEW_SCHEME, path: `/${name}`, query: String(++this.counter) });
-    this.contents.set(uri.toString(), program);
     await this.close();
     this.contents.set(uri.toString(), program);
     await vscode.commands.executeCommand("vscode.diff", document.uri, uri, title, {
