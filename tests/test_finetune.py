@@ -218,3 +218,24 @@ def test_export_refuses_a_run_without_checkpoints(tmp_path):
 
     with pytest.raises(ValueError, match="no complete checkpoint"):
         export(tmp_path, tmp_path / "adapter", manifest_path=tmp_path / "none.json")
+
+
+def test_a_base_without_diff_token_gets_it_trained_and_the_runtime_restores_it(setup, tmp_path):
+    """Like SmolLM2: the tokenizer lacks <|diff|>; training adds it and trains its embedding row in the adapter."""
+    from model_runtime.loading import load_model
+
+    root, _ = setup
+    texts = [line for line in (root / "records.jsonl").read_text().splitlines()]
+    base = build_tiny_model(tmp_path / "base", texts, vocab_size=400, diff_token=False)
+    config = _config(setup, "no-diff", model=str(base), max_steps=3, save_every=3, lr=5e-2)
+    final = finetune.train(config, progress=False, log=lambda *_: None)
+    probe = "Sum the squares.\n<|diff|>@@ -0,0 +1 @@\n+def f(x):\n<|diff|>"
+    logits = []
+    for seed in (1, 2):  # the runtime's fresh row for <|diff|> is random; the adapter must overwrite it
+        torch.manual_seed(seed)
+        loaded = load_model(str(base), device="cpu", dtype="float32", adapter=str(final), reload=True)
+        ids = loaded.tokenizer(probe, return_tensors="pt", add_special_tokens=False)["input_ids"]
+        assert loaded.diff_token_id in ids[0].tolist()
+        with torch.no_grad():
+            logits.append(loaded.model(input_ids=ids).logits)
+    torch.testing.assert_close(logits[0], logits[1])

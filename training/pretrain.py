@@ -34,12 +34,19 @@ class TinyShape:
     context: int = 1024
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int = 512, *, chat: bool = True):
-    """A byte-level BPE ``PreTrainedTokenizerFast`` trained on texts; knows eos, pad, ``<|diff|>`` (and ChatML)."""
+def train_tokenizer(
+    texts: Iterable[str], vocab_size: int = 512, *, chat: bool = True, diff_token: bool = True
+):
+    """A byte-level BPE ``PreTrainedTokenizerFast`` trained on texts; knows eos, pad, ``<|diff|>`` (and ChatML).
+
+    ``diff_token=False`` leaves ``<|diff|>`` out, like a real base model's tokenizer before finetuning adds it.
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    specials = [EOS, PAD, DIFF_TOKEN] + (["<|im_start|>", "<|im_end|>"] if chat else [])
+    specials = (
+        [EOS, PAD] + ([DIFF_TOKEN] if diff_token else []) + (["<|im_start|>", "<|im_end|>"] if chat else [])
+    )
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
@@ -84,13 +91,19 @@ def tiny_config(
 
 
 def build_tiny_model(
-    out: Path, texts: Iterable[str], *, vocab_size: int = 512, shape: TinyShape = TinyShape(), seed: int = 0
+    out: Path,
+    texts: Iterable[str],
+    *,
+    vocab_size: int = 512,
+    shape: TinyShape = TinyShape(),
+    seed: int = 0,
+    diff_token: bool = True,
 ) -> Path:
     """Write a randomly initialised tiny Llama with its trained tokenizer to ``out`` (safetensors); returns out."""
     import torch
     from transformers import LlamaForCausalLM
 
-    tokenizer = train_tokenizer(texts, vocab_size)
+    tokenizer = train_tokenizer(texts, vocab_size, diff_token=diff_token)
     config = tiny_config(len(tokenizer), shape, eos_id=tokenizer.eos_token_id, pad_id=tokenizer.pad_token_id)
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
