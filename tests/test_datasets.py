@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -152,3 +155,54 @@ def test_records_file_errors_name_the_line(tmp_path):
     assert datasets.read_records(path) == [
         {"edits": ["@@ -0,0 +1 @@\n+x = 1"], "kind": "lintseq", "instruction": "", "split": "train"}
     ]
+
+
+def test_data_commands_turn_a_source_tree_into_lintseq_and_baseline_records(tmp_path):
+    tree = tmp_path / "src"
+    tree.mkdir()
+    (tree / "m.py").write_text(
+        'def double_all(xs):\n    """Double every item."""\n    out = []\n    for x in xs:\n        out.append(2 * x)\n'
+        "    return out\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+
+    def editseq(*args):
+        done = subprocess.run(
+            [sys.executable, "-m", "training.cli", *args], cwd=root, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stdout
+
+    programs, manifest = tmp_path / "p.jsonl", tmp_path / "manifest.json"
+    editseq(
+        "data",
+        "corpus",
+        "--tree",
+        str(tree),
+        "--licence",
+        "MIT",
+        "-o",
+        str(programs),
+        "--manifest",
+        str(manifest),
+    )
+    assert json.loads(manifest.read_text())["sources"][0]["programs"] == 1
+    editseq("data", "records", str(programs), "-o", str(tmp_path / "l.jsonl"), "-s", "2")
+    editseq("data", "records", str(programs), "-o", str(tmp_path / "b.jsonl"), "--kind", "baseline")
+    lintseq = datasets.read_records(tmp_path / "l.jsonl")
+    [baseline] = datasets.read_records(tmp_path / "b.jsonl")
+    assert len(lintseq) == 2 and all(r["kind"] == "lintseq" for r in lintseq)
+    assert (
+        baseline["program"]
+        == "def double_all(xs):\n    out = []\n    for x in xs:\n        out.append(2 * x)\n    return out"
+    )
+
+
+def test_data_corpus_skips_a_tree_whose_licence_is_not_permissive(tmp_path):
+    (tmp_path / "m.py").write_text('def f(x):\n    """Doc."""\n    y = x\n    z = y\n    return z\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "training.cli", "data", "corpus", "--tree", str(tmp_path), "--licence", "GPL-3.0",
+         "-o", str(tmp_path / "p.jsonl")],
+        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 1 and "not permissive" in done.stdout
