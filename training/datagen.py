@@ -258,7 +258,7 @@ def _outcomes(tasks: Iterator, options: Options, workers: int) -> Iterator[Outco
         workers, initializer=_init_worker, initargs=(options,)
     ) as pool:
         # imap keeps input order, so the output is the same whatever the worker count.
-        yield from pool.imap(_work, tasks, chunksize=4)
+        yield from pool.imap(_work, tasks, chunksize=16)
 
 
 def _count_lines(path: Path) -> int:
