@@ -12,9 +12,10 @@ Which lines go with a line when it is deleted:
 - for the first line of an ``if``/``for``/``while``/``try``: its ``elif``/``else``/``except``/``finally`` clauses,
   which cannot stand alone (the reference reaches the same result through one lint round per clause).
 
-The def-use facts let ``Program.needs_check`` prove, for most deletions, that the linter would find nothing new:
-pyflakes resolves names in textual order within a scope, so removing a binding is harmless when every remaining
-read of the name has another binding earlier in the same scope.
+The def-use facts let ``Program.judge`` tell, for most deletions, what the linter would find: pyflakes resolves
+names in textual order within a scope (function bodies at the end of the module), so removing a binding is
+harmless when every remaining read of the name still finds a binding, and otherwise those reads are exactly the
+undefined names pyflakes would report.
 """
 
 from __future__ import annotations
@@ -35,10 +36,8 @@ _ELSE = re.compile(r"\s*else\s*:")
 _FINALLY = re.compile(r"\s*finally\s*:")
 _ANNOTATION_LIKE = re.compile(r"[\w.\[\], |'\"]{1,120}")
 _IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
-_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
-_DECORATED = (*_DEFS, ast.ClassDef)
+_DECORATED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _TRY_NODES = tuple(getattr(ast, name) for name in ("Try", "TryStar") if hasattr(ast, name))
-_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 MODULE, FUNCTION, CLASS, COMPREHENSION = "module", "function", "class", "comprehension"
 CLEAN, BLAME, LINT = "clean", "blame", "lint"
 
@@ -80,9 +79,7 @@ class Program:
     bindings: dict[str, tuple[Binding, ...]]
     uses: dict[str, tuple[Use, ...]]
     string_uses: dict[str, frozenset[int]]  # names read from strings (annotations, __all__): resolved late
-    opaque: frozenset[
-        str
-    ]  # names a ``del``, ``global`` or ``nonlocal`` touches: their deletions are always linted
+    opaque: frozenset[str]  # names a del, global or nonlocal touches: deleting their bindings is linted
     scope_parent: tuple[int, ...]  # scope id -> enclosing scope id (-1 for the module)
     scope_kind: tuple[str, ...]  # scope id -> MODULE, FUNCTION (def or lambda), CLASS or COMPREHENSION
     star_import: bool  # a ``from m import *`` turns undefined names into warnings: never predicted
@@ -134,10 +131,6 @@ class Program:
                 return LINT, []
             blamed.update(reads)
         return (BLAME, sorted(blamed)) if blamed else (CLEAN, [])
-
-    def needs_check(self, deleted: Iterable[int], gone: set[int]) -> bool:
-        """Whether the linter is needed to know what deleting ``deleted`` leaves (see ``judge``)."""
-        return self.judge(deleted, gone)[0] != CLEAN
 
     def _unbound_reads(self, name: str, gone: set[int]) -> list[int] | None:
         """Remaining lines that read ``name`` where pyflakes will now find it undefined; None when that cannot be
