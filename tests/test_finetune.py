@@ -239,3 +239,22 @@ def test_a_base_without_diff_token_gets_it_trained_and_the_runtime_restores_it(s
         with torch.no_grad():
             logits.append(loaded.model(input_ids=ids).logits)
     torch.testing.assert_close(logits[0], logits[1])
+
+
+def test_a_warm_start_from_a_published_adapter_continues_at_its_step(setup, tmp_path):
+    """On another machine: the exported adapter resumes at its step, on the same data position, with its weights."""
+    from training.model_card import export
+
+    whole = _config(setup, "warm-whole", max_steps=6, save_every=4, eval_every=100)
+    finetune.train(whole, progress=False, log=lambda *_: None)
+    # Publish the step-4 checkpoint, as a commit made while the run was going would have.
+    (Path(whole.out) / "latest").write_text("checkpoint-000004")
+    published = export(Path(whole.out), tmp_path / "adapter", manifest_path=tmp_path / "none.json")
+    assert json.loads((published / "trainer_state.json").read_text())["step"] == 4
+
+    warm = _config(setup, "warm-second", max_steps=6, save_every=4, eval_every=100, warm_start=str(published))
+    finetune.train(warm, progress=False, log=lambda *_: None)
+    continued, reference = _metrics(Path(warm.out)), _metrics(Path(whole.out))
+    assert [m["step"] for m in continued] == [5, 6]
+    assert continued[0]["loss"] == pytest.approx(reference[4]["loss"], rel=1e-6)  # same weights, same batch
+    assert continued[0]["tokens"] == reference[4]["tokens"]

@@ -67,6 +67,9 @@ class TrainConfig:
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
     trust_remote_code: bool = False
     max_grad_norm: float = 1.0
+    # An adapter published by `editseq export` (it carries trainer_state.json) to continue from on another machine:
+    # weights, step and data position are restored; the optimizer's moments start afresh (they are not published).
+    warm_start: str | None = None
     extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -366,8 +369,14 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
     accelerator = Accelerator(mixed_precision="no" if precision == "fp32" else precision)
     device = accelerator.device
 
+    warm = Path(config.warm_start) if config.warm_start and resume_from is None else None
+    if warm is not None and not (config.lora and (warm / "trainer_state.json").is_file()):
+        raise ValueError(
+            f"--warm-start needs a LoRA run and an adapter exported with its trainer_state.json: {warm}"
+        )
+
     # data
-    model, tokenizer = load_for_training(config, resume_from)
+    model, tokenizer = load_for_training(config, resume_from or warm)
     fmt = choose_format(config, tokenizer)
     records = read_records(Path(config.data))
     if config.valid_data:
@@ -406,6 +415,9 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         state = json.loads((resume_from / "trainer_state.json").read_text())
         _restore_rng(resume_from, saved_opt["torch_rng"])
         log(f"resumed from {resume_from} at step {state['step']}")
+    elif warm is not None:
+        state = json.loads((warm / "trainer_state.json").read_text())
+        log(f"warm start from {warm} at step {state['step']} (fresh optimizer moments)")
     state["total_steps"] = steps
     model, optimizer = accelerator.prepare(model, optimizer)
     model.train()

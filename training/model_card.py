@@ -10,7 +10,12 @@ import json
 import shutil
 from pathlib import Path
 
-ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
+ADAPTER_FILES = (
+    "adapter_model.safetensors",
+    "adapter_config.json",
+    "trainer_state.json",
+    "train_config.json",
+)
 TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
@@ -139,7 +144,10 @@ def export(run: Path, dest: Path, *, manifest_path: Path, notes: str = "") -> Pa
             shutil.copyfile(checkpoint / name, dest / name)
     if (run / "loss.png").is_file():
         shutil.copyfile(run / "loss.png", dest / "loss.png")
-    (dest / "metrics.jsonl").write_text((run / "metrics.jsonl").read_text())
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    (dest / "metrics.jsonl").write_text(
+        "".join(line + "\n" for line in lines if line.strip() and json.loads(line)["step"] <= facts["step"])
+    )
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     name = dest.name
     (dest / "README.md").write_text(card_text(facts, manifest, name=name, notes=notes))

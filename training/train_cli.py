@@ -156,6 +156,9 @@ def train_command(
     resume: bool = typer.Option(
         False, "--resume", help="Continue exactly from the latest checkpoint in --out."
     ),
+    warm_start: Path | None = typer.Option(
+        None, help="Continue from an adapter published by `editseq export` (weights, step; fresh optimizer)."
+    ),
     trust_remote_code: bool = typer.Option(False, help="Allow code shipped with the model (off by default)."),
 ) -> None:
     """Finetune a causal LM on records (LoRA by default, or --full); checkpoints can be resumed with --resume."""
@@ -167,6 +170,7 @@ def train_command(
         schedule=schedule, warmup=warmup, max_length=max_length, rows=rows, grad_accum=grad_accum, epochs=epochs,
         max_steps=max_steps, eval_every=eval_every, eval_rows=eval_rows, save_every=save_every, keep=keep,
         precision=precision, seed=seed, threads=threads, trust_remote_code=trust_remote_code,
+        warm_start=str(warm_start) if warm_start else None,
     )  # fmt: skip
     with _user_errors():
         final = train(config, resume=resume, log=typer.echo)
