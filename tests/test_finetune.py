@@ -258,3 +258,19 @@ def test_a_warm_start_from_a_published_adapter_continues_at_its_step(setup, tmp_
     assert [m["step"] for m in continued] == [5, 6]
     assert continued[0]["loss"] == pytest.approx(reference[4]["loss"], rel=1e-6)  # same weights, same batch
     assert continued[0]["tokens"] == reference[4]["tokens"]
+
+
+@pytest.mark.slow
+def test_the_committed_default_adapter_loads_on_the_installed_base_and_writes_diffs():
+    from model_runtime import default_model
+    from training.datasets import chat_prompt
+
+    if not (default_model.is_installed() and default_model.adapter_installed()):
+        pytest.skip("needs `editseq model install` and the committed adapter")
+    loaded = default_model.load_default(device="cpu", dtype="float32")
+    prompt = chat_prompt(loaded.tokenizer, 'def add(a, b):\n    """Return the sum of a and b."""')
+    ids = loaded.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        out = loaded.model.generate(ids, max_new_tokens=40, do_sample=False)
+    text = loaded.tokenizer.decode(out[0, ids.shape[1] :])
+    assert text.startswith("@@ -0,0 +1"), text
