@@ -393,6 +393,12 @@ class EditSeqServer(LanguageServer):
 
     # ------------------------------------------------------------------------------------------- code actions
 
+    def pinned(self, version: int) -> int | None:
+        """``version`` when the client takes versioned ``documentChanges``, else None (plain ``changes``)."""
+        workspace = getattr(self.client_capabilities, "workspace", None)
+        workspace_edit = getattr(workspace, "workspace_edit", None)
+        return version if getattr(workspace_edit, "document_changes", False) else None
+
     def wants_edit_eagerly(self) -> bool:
         """Whether the client cannot resolve the edit later (no ``resolveSupport`` for ``edit``)."""
         text_document = getattr(self.client_capabilities, "text_document", None)
@@ -430,7 +436,9 @@ class EditSeqServer(LanguageServer):
                 data={"uri": uri, "version": computed.version, "line": computed.line, "index": index},
             )
             if eager:
-                action.edit = workspace_edit(uri, computed.version, computed.buffer, suggestion.placements)
+                action.edit = workspace_edit(
+                    uri, self.pinned(computed.version), computed.buffer, suggestion.placements
+                )
             actions.append(action)
         if result.suggestions:
             self.shown[uri] = computed
@@ -461,7 +469,9 @@ class EditSeqServer(LanguageServer):
         suggestions = computed.result.suggestions
         if not 0 <= index < len(suggestions):
             raise JsonRpcInvalidParams(f"no suggestion {index} (there are {len(suggestions)})")
-        action.edit = workspace_edit(uri, version, computed.buffer, suggestions[index].placements)
+        action.edit = workspace_edit(
+            uri, self.pinned(version), computed.buffer, suggestions[index].placements
+        )
         return action
 
     # ------------------------------------------------------------------------------------- inline completion
@@ -502,7 +512,7 @@ class EditSeqServer(LanguageServer):
         placements = shifted(
             step.placements, leading_blank_lines(text) - leading_blank_lines(pending.expected_before)
         )
-        edit = workspace_edit(args.uri, state.version, text, placements)
+        edit = workspace_edit(args.uri, self.pinned(state.version), text, placements)
         label = f"EditSeq step {index + 1}/{len(pending.steps)}"
         reply = await self.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
         if not reply.applied:

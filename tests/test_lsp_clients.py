@@ -56,7 +56,10 @@ def test_neovim_applies_the_expected_code_action(lsp_model_dir, tmp_path):
 def emacs_has_eglot() -> bool:
     if shutil.which("emacs") is None:
         return False
-    probe = "(progn (package-initialize) (require 'eglot))"
+    probe = (
+        '(progn (dolist (d (file-expand-wildcards "/usr/share/emacs/site-lisp/elpa/*")) (add-to-list (quote load-path) d))'
+        " (package-initialize) (require 'eglot))"
+    )
     return (
         subprocess.run(
             ["emacs", "--batch", "-Q", "--eval", probe], capture_output=True, timeout=60

@@ -5,8 +5,12 @@
 ;; with EDITSEQ_CMD (JSON list), EDITSEQ_FILE, EDITSEQ_MODEL, EDITSEQ_LINE (0-based), EDITSEQ_TITLE and
 ;; EDITSEQ_EXPECT (a file holding the expected buffer) in the environment. Exits 0 on success, 1 with a reason.
 
+;; -Q skips Debian's site start-up, which is what puts elpa-* packages (eglot and its newer project/xref) on the
+;; load path; do it here. Elsewhere eglot comes with Emacs (29+) or from package.el.
+(dolist (dir (file-expand-wildcards "/usr/share/emacs/site-lisp/elpa/*"))
+  (add-to-list 'load-path dir))
 (require 'package)
-(package-initialize)  ; Debian's elpa-eglot lives in the system package directory
+(package-initialize)
 (require 'json)
 (require 'eglot)
 
@@ -29,10 +33,11 @@
            (eglot-sync-connect t)
            (eglot-connect-timeout 60))
       (setq-default eglot-workspace-configuration
-                    `(:editseq (:modelPath ,(getenv "EDITSEQ_MODEL") :prefetch :json-false :logging :json-false)))
+                    `(:editseq (:modelPath ,(getenv "EDITSEQ_MODEL") :temperature 0
+                                :prefetch :json-false :logging :json-false)))
       (find-file file)
       (python-mode)
-      (eglot 'python-mode (project-current t) 'eglot-lsp-server cmd "python")
+      (eglot '(python-mode) (cons 'transient default-directory) 'eglot-lsp-server cmd "python")
       (let ((server (eglot-current-server)))
         (unless server (editseq-fail "eglot did not connect"))
         (eglot-signal-didChangeConfiguration server)

@@ -23,7 +23,10 @@ local function main()
     name = "editseq",
     cmd = cmd,
     root_dir = vim.fn.fnamemodify(file, ":h"),
-    settings = { editseq = { modelPath = os.getenv("EDITSEQ_MODEL"), prefetch = false, logging = false } },
+    -- Neovim's core client does not advertise workspace/configuration: settings go in initializationOptions.
+    init_options = {
+      editseq = { modelPath = os.getenv("EDITSEQ_MODEL"), temperature = 0, prefetch = false, logging = false },
+    },
   })
   if not client_id then return fail("could not start the server") end
   vim.lsp.buf_attach_client(bufnr, client_id)
@@ -33,11 +36,13 @@ local function main()
   end
 
   -- Asking for code actions while the model loads gets a disabled "model loading" answer; poll until it is ready.
-  local status_ok = vim.wait(60000, function()
+  local state = nil
+  vim.wait(60000, function()
     local reply = client.request_sync("workspace/executeCommand", { command = "editseq.status", arguments = {} }, 5000, bufnr)
-    return reply and reply.result and reply.result.state == "ready"
+    state = reply and reply.result
+    return state and (state.state == "ready" or state.state == "error")
   end, 200)
-  if not status_ok then return fail("the model never became ready") end
+  if not (state and state.state == "ready") then return fail("the model is not ready: " .. vim.inspect(state)) end
 
   local position = { line = line, character = 0 }
   local params = {
@@ -45,15 +50,19 @@ local function main()
     range = { start = position, ["end"] = position },
     context = { diagnostics = {} },
   }
-  local responses = vim.lsp.buf_request_sync(bufnr, "textDocument/codeAction", params, 60000)
+  local responses, request_error = vim.lsp.buf_request_sync(bufnr, "textDocument/codeAction", params, 60000)
+  if not responses then return fail("codeAction request failed: " .. tostring(request_error)) end
   local chosen, titles = nil, {}
   for _, response in pairs(responses or {}) do
+    if response.err then table.insert(titles, "error: " .. vim.inspect(response.err)) end
     for _, action in ipairs(response.result or {}) do
       table.insert(titles, action.title)
       if action.title == title then chosen = action end
     end
   end
-  if not chosen then return fail("no action titled '" .. title .. "' among: " .. table.concat(titles, " | ")) end
+  if not chosen then
+    return fail("no action titled '" .. title .. "' among: " .. table.concat(titles, " | ") .. "\n" .. vim.inspect(responses))
+  end
   if not chosen.edit then
     local resolved = client.request_sync("codeAction/resolve", chosen, 10000, bufnr)
     if not (resolved and resolved.result and resolved.result.edit) then return fail("resolve returned no edit") end
