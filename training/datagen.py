@@ -43,7 +43,6 @@ class Outcome:
     """What became of one input line: output lines (serialised), or why it was rejected."""
 
     line_no: int
-    record_id: object = None
     payload: bytes = b""  # the output lines, ready to append
     count: int = 0
     error: str | None = None
@@ -119,7 +118,7 @@ def process_line(line_no: int, line: str, options: Options, skip: frozenset[int]
             rows.append(json.dumps(record, ensure_ascii=False) + "\n")
     except (RecursionError, MemoryError) as exc:  # an absurdly nested program: one bad line, not a dead run
         return Outcome(line_no, error=f"program too deeply nested to sample ({type(exc).__name__})")
-    return Outcome(line_no, ident, "".join(rows).encode("utf-8"), len(rows))
+    return Outcome(line_no, "".join(rows).encode("utf-8"), len(rows))
 
 
 def finished_samples(output: Path) -> dict[str, set[int]]:
@@ -201,11 +200,13 @@ def run(
                 if key is not None:
                     if key in seen:
                         summary.bad.append((line_no, f"repeated id {key}"))
+                        bar.update(1)
                         continue
                     seen.add(key)
                     skip = frozenset(done.get(key, ())) & all_samples
                     if skip == all_samples:
                         summary.skipped += 1
+                        bar.update(1)
                         continue
                 else:
                     skip = frozenset()
@@ -262,8 +263,9 @@ def _outcomes(tasks: Iterator, options: Options, workers: int) -> Iterator[Outco
 
 
 def _count_lines(path: Path) -> int:
+    """Non-blank lines: what the progress bar counts (processed, skipped or bad)."""
     with path.open("rb") as f:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+        return sum(1 for line in f if line.strip())
 
 
 def _progress_bar(total: int, enabled: bool):
