@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from model_runtime import lint
-from model_runtime.edits import normalise, parse_edit, program_states
+from model_runtime.edits import diff_states, normalise, parse_edit, program_states
 from tests.support import stdlib_programs
 from training import lintseq
 
@@ -304,3 +304,16 @@ def test_an_error_pyflakes_reports_once_for_several_reads_is_chased_to_every_rea
 def test_a_program_nested_too_deeply_to_analyse_is_refused_with_a_value_error():
     with pytest.raises(ValueError, match="too deeply nested"):
         lintseq.sample_edits("x = " + "a + " * 600 + "a\n")
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), size=st.integers(min_value=1, max_value=15))
+def test_insertion_hunks_are_the_ones_difflib_writes_when_lines_are_distinct(data, size):
+    # Hunks are built from the known subsequence relation; with distinct lines difflib has no choice to make.
+    lines = [f"line_{i}" for i in range(size)]
+    added = sorted(data.draw(st.sets(st.integers(0, size - 1), min_size=1)))
+    rest = [i for i in range(size) if i not in added]
+    present = sorted(data.draw(st.sets(st.sampled_from(rest)))) if rest else []
+    before = "\n".join(lines[i] for i in present)
+    after = "\n".join(lines[i] for i in sorted(present + added))
+    assert lintseq.insertion_edit(present, added, lines) == diff_states(before, after)
