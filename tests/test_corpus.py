@@ -109,6 +109,16 @@ def test_tree_walk_respects_gitignore_and_skips_vendored_tests_generated_and_hug
     }  # fmt: skip
 
 
+def test_a_nested_gitignore_applies_below_its_own_directory(tmp_path):
+    _write(tmp_path, "a/.gitignore", "generated_*.py\nout/\n")
+    _write(tmp_path, "a/generated_x.py", DOCUMENTED)
+    _write(tmp_path, "a/out/y.py", DOCUMENTED)
+    _write(tmp_path, "a/kept.py", DOCUMENTED)
+    _write(tmp_path, "b/generated_x.py", DOCUMENTED)
+    files = [str(rel) for rel, _ in corpus.python_files(tmp_path, corpus.CorpusStats())]
+    assert files == ["a/kept.py", "b/generated_x.py"]
+
+
 def test_programs_record_source_licence_file_and_a_split_decided_per_file(tmp_path):
     _write(tmp_path, "a.py", DOCUMENTED)
     programs = corpus.programs_from_tree(

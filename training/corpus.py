@@ -325,14 +325,32 @@ def deduplicate(
 # --- I/O edges ----------------------------------------------------------------------------------------------------
 
 
-def _gitignore(root: Path):
-    import pathspec
+class _GitIgnore:
+    """The ``.gitignore`` files of a tree: each one's patterns apply to paths below its own directory."""
 
-    patterns: list[str] = []
-    ignore = root / ".gitignore"
-    if ignore.is_file():
-        patterns = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
-    return pathspec.GitIgnoreSpec.from_lines(patterns)
+    def __init__(self, root: Path):
+        self.root = root
+        self._specs: dict[Path, object] = {}
+
+    def _spec(self, directory: Path):
+        if directory not in self._specs:
+            import pathspec
+
+            ignore = directory / ".gitignore"
+            lines = (
+                ignore.read_text(encoding="utf-8", errors="replace").splitlines() if ignore.is_file() else []
+            )
+            self._specs[directory] = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
+        return self._specs[directory]
+
+    def ignored(self, rel: Path) -> bool:
+        directory = self.root
+        for depth in range(len(rel.parts)):
+            spec = self._spec(directory)
+            if spec is not None and spec.match_file("/".join(rel.parts[depth:])):
+                return True
+            directory = directory / rel.parts[depth]
+        return False
 
 
 def python_files(
@@ -340,9 +358,9 @@ def python_files(
 ) -> Iterator[tuple[Path, str]]:
     """Readable, hand-written ``.py`` files under root in sorted order, with their text; the rest is counted in stats.
 
-    The root's ``.gitignore`` is honoured; vendored, test, generated and huge files are skipped.
+    Every ``.gitignore`` in the tree is honoured; vendored, test, generated and huge files are skipped.
     """
-    spec = _gitignore(root)
+    gitignore = _GitIgnore(root)
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root)
         if any(part in skip_dirs or part.startswith("test_") for part in rel.parts[:-1]):
@@ -351,7 +369,7 @@ def python_files(
         if rel.name.startswith("test_") or rel.name.endswith("_test.py") or rel.name.endswith("_pb2.py"):
             stats.skip("test or generated name")
             continue
-        if spec.match_file(str(rel)):
+        if gitignore.ignored(rel):
             stats.skip("gitignored")
             continue
         try:
