@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -317,3 +321,27 @@ def test_insertion_hunks_are_the_ones_difflib_writes_when_lines_are_distinct(dat
     before = "\n".join(lines[i] for i in present)
     after = "\n".join(lines[i] for i in sorted(present + added))
     assert lintseq.insertion_edit(present, added, lines) == diff_states(before, after)
+
+
+def test_sequences_do_not_depend_on_the_interpreters_hash_seed():
+    # Worker processes and reruns must agree; set iteration order of names must never leak into a sequence.
+    script = (
+        "import hashlib, json\n"
+        "from tests.support import stdlib_programs as sp\n"
+        "from training import lintseq\n"
+        "out = [lintseq.sample_edits(s, samples=2, seed=3) for _, s in sp.stdlib_functions(60)]\n"
+        "print(hashlib.sha256(json.dumps(out).encode()).hexdigest())\n"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=repo,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(digests) == 1
