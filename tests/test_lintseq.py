@@ -345,3 +345,8 @@ def test_sequences_do_not_depend_on_the_interpreters_hash_seed():
         for seed in ("1", "2")
     }
     assert len(digests) == 1
+
+
+def test_a_program_that_only_breaks_under_the_formats_line_splitting_says_so():
+    with pytest.raises(ValueError, match="once split into lines as the format does"):
+        lintseq.sample_edits('x = "a\u2028b"\n')

@@ -191,6 +191,11 @@ def prepare(program: str, *, ignore_imports: bool = False) -> Program:
     try:
         tree = lint.parse(text)
     except SyntaxError as exc:
+        if text != program and _parses(program):  # e.g. a U+2028 or form feed inside a string literal
+            raise ValueError(
+                f"program does not parse once split into lines as the format does (str.splitlines): "
+                f"line {exc.lineno}: {exc.msg}"
+            ) from exc
         raise ValueError(f"program does not parse: line {exc.lineno}: {exc.msg}") from exc
     try:
         return _analyse(lines, text, tree, ignore_imports)
@@ -288,6 +293,14 @@ def _analyse(lines: tuple[str, ...], text: str, tree: ast.Module, ignore_imports
         block=block,
         headers_over=tuple(tuple(h) for h in headers_over),
     )
+
+
+def _parses(text: str) -> bool:
+    try:
+        lint.parse(text)
+    except SyntaxError:
+        return False
+    return True
 
 
 def _attach_trivia(lines: Sequence[str], trivia: Sequence[bool], dependents: list[set[int]]) -> None:
