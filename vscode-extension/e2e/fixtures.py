@@ -32,6 +32,7 @@ def main(workdir: Path) -> None:
         "after_code_action": DOC_PROGRAM,
         "instruction": KNOWN_INSTRUCTION,
         "after_first_step": KNOWN_STATES[1],
+        "steps": len(KNOWN_STATES) - 1,
     }
     (workdir / "expected.json").write_text(json.dumps(expected, indent=2))
 

@@ -59,7 +59,7 @@ WORK="$(mktemp -d /tmp/editseq-e2e.XXXXXX)"
 SERVER_PID=""
 cleanup() {
   if [[ -n "$SERVER_PID" ]]; then kill -- "-$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-  # The extension's output channel (client log, server stderr, LSP trace) is written under the profile's logs.
+  # The extension's output channel (client log and server stderr) is written under the profile's logs.
   find "$WORK/profile/logs" -name '*EditSeq*.log' -exec cp {} "$ARTIFACTS/editseq-output.log" \; 2>/dev/null || true
   rm -rf "$WORK"
 }
@@ -86,7 +86,6 @@ cat >"$WORK/profile/User/settings.json" <<JSON
   "editseq.temperature": 0,
   "editseq.prefetch": false,
   "editseq.logging": false,
-  "editseq.trace.server": "messages",
   "security.workspace.trust.enabled": false,
   "workbench.startupEditor": "none",
   "workbench.tips.enabled": false,

@@ -16,11 +16,23 @@ type CandidateItem = vscode.QuickPickItem & { candidate: Candidate };
 
 export class SequenceUi implements vscode.Disposable {
   private readonly pending = new Map<string, Pending>();
+  private readonly subscriptions: vscode.Disposable[] = [];
+  private readonly stepItem = vscode.window.createStatusBarItem("editseq.step", vscode.StatusBarAlignment.Left, 100);
 
   constructor(
     private readonly server: EditSeqServer,
     private readonly previews: Previews,
-  ) {}
+  ) {
+    this.stepItem.name = "EditSeq pending step";
+    this.stepItem.command = "editseq.acceptStep";
+    this.subscriptions.push(
+      vscode.window.onDidChangeActiveTextEditor((editor) => {
+        if (editor?.document.uri.scheme !== PREVIEW_SCHEME) {
+          this.updateStepItem(editor?.document.uri);
+        }
+      }),
+    );
+  }
 
   /** Input box -> k candidates in a quick pick (each previewed) -> the chosen one becomes pending. */
   async generate(): Promise<void> {
@@ -90,6 +102,7 @@ export class SequenceUi implements vscode.Disposable {
     pending.next = outcome.step ?? pending.next + 1;
     if (outcome.done ?? pending.next >= pending.candidate.steps.length) {
       this.pending.delete(uri);
+      this.stepItem.hide();
       await this.previews.close();
       vscode.window.setStatusBarMessage("EditSeq: sequence complete", 4000);
       return;
@@ -114,6 +127,7 @@ export class SequenceUi implements vscode.Disposable {
     if (uri) {
       this.pending.delete(uri);
     }
+    this.stepItem.hide();
     await this.previews.close();
   }
 
@@ -150,27 +164,26 @@ export class SequenceUi implements vscode.Disposable {
     const step = pending.candidate.steps[pending.next];
     const label = progressLabel(pending.next, pending.candidate.steps.length);
     await this.previews.show(document, step.program, `EditSeq ${label}: ${step.title}`);
-    const accept = "Accept step";
-    const reject = "Reject";
-    void vscode.window
-      .showInformationMessage(`EditSeq ${label}: ${step.title}`, accept, reject)
-      .then(async (choice) => {
-        // Only act if the user is still looking at this step (the keybinding may have moved on).
-        if (this.pending.get(document.uri.toString()) !== pending || pending.candidate.steps[pending.next] !== step) {
-          return;
-        }
-        if (choice === accept) {
-          await vscode.window.showTextDocument(document);
-          await this.acceptStep();
-        } else if (choice === reject) {
-          await vscode.window.showTextDocument(document);
-          await this.reject();
-        }
-      });
+    this.updateStepItem(document.uri);
+  }
+
+  /** The pending step of `uri`'s sequence in the status bar (a notification per step would outlive its step). */
+  private updateStepItem(uri: vscode.Uri | undefined): void {
+    const pending = uri && this.pending.get(uri.toString());
+    if (!pending) {
+      this.stepItem.hide();
+      return;
+    }
+    const step = pending.candidate.steps[pending.next];
+    this.stepItem.text = `$(debug-step-over) EditSeq ${progressLabel(pending.next, pending.candidate.steps.length)}`;
+    this.stepItem.tooltip = `${step.title}\nClick or press Ctrl+Alt+Enter to accept; Ctrl+Alt+Backspace rejects.`;
+    this.stepItem.show();
   }
 
   dispose(): void {
     this.pending.clear();
+    this.stepItem.dispose();
+    this.subscriptions.forEach((subscription) => subscription.dispose());
   }
 }
 
