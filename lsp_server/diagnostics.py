@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from lsprotocol import types
@@ -48,3 +49,8 @@ def _char_index(line: str, column: int, *, is_bytes: bool) -> int:
 def _utf16(line: str, index: int) -> int:
     prefix = line[:index]
     return len(prefix) if prefix.isascii() else len(prefix.encode("utf-16-le")) // 2
+
+
+def quiet_worker() -> None:
+    """Initializer of the lint worker process: its stdout is the server's LSP channel, so send it to stderr."""
+    os.dup2(2, 1)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
 import os
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -20,7 +23,7 @@ from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcIn
 from pygls.lsp.server import LanguageServer
 
 from lsp_server import SERVER_NAME, __version__, commands
-from lsp_server.diagnostics import lint_diagnostics
+from lsp_server.diagnostics import lint_diagnostics, quiet_worker
 from lsp_server.documents import DocumentState, PendingSequence, changed_line
 from lsp_server.inline import inline_item
 from lsp_server.model_host import ERROR, IDLE, LOADING, READY, CancelGroup, ModelHost
@@ -84,6 +87,7 @@ class EditSeqServer(LanguageServer):
         self._lint_dirty: set[str] = set()
         self._idle_tasks: dict[str, asyncio.Task] = {}
         self._load_task: asyncio.Task | None = None
+        self._lint_pool: ProcessPoolExecutor | None = None
         self._error_shown = False
         self._background: set[asyncio.Task] = set()
         # Set once the client's settings are known (initialized + workspace/configuration), so that the first
@@ -248,7 +252,7 @@ class EditSeqServer(LanguageServer):
                 if len(text) > MAX_LINT_CHARS:
                     findings, diagnostics = [], []
                 else:
-                    findings, diagnostics = await asyncio.to_thread(lint_diagnostics, text)
+                    findings, diagnostics = await self.lint(text)
                 if uri in self.docs:
                     state.lint, state.lint_version = findings, version
                     self.text_document_publish_diagnostics(
@@ -259,6 +263,22 @@ class EditSeqServer(LanguageServer):
                 await asyncio.sleep(LINT_DEBOUNCE_S)
         finally:
             self._lint_running.discard(uri)
+
+    async def lint(self, text: str) -> tuple[list, list[types.Diagnostic]]:
+        """Pyflakes in a worker process: in a thread it shares the GIL with the event loop and the decoding model
+        thread, which measured twice as slow (benchmarks/lsp_latency.py); falls back to a thread if the process
+        cannot run."""
+        loop = asyncio.get_running_loop()
+        if self._lint_pool is None:
+            self._lint_pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=quiet_worker
+            )
+        try:
+            return await loop.run_in_executor(self._lint_pool, lint_diagnostics, text)
+        except (BrokenProcessPool, OSError) as exc:
+            logger.warning("lint worker process failed (%s); linting in a thread", exc)
+            self._lint_pool = None
+            return await asyncio.to_thread(lint_diagnostics, text)
 
     # ---------------------------------------------------------------------------------- idle: history, prefetch
 
@@ -274,7 +294,8 @@ class EditSeqServer(LanguageServer):
         if uri not in self.docs:
             return
         state, text = self.text_of(uri)
-        state.record_history(text)
+        # difflib over a large file takes tens of milliseconds: keep it off the event loop.
+        await asyncio.to_thread(state.record_history, text)
         self.detect_acceptance(uri, text)
         if self.settings.prefetch and self.host.state == READY:
             try:

@@ -53,9 +53,16 @@ async def client(lsp_model_dir, data_dir):
     await stop(client)
 
 
-@pytest.fixture
-def uri(request) -> str:
-    return f"file:///tmp/editseq_test/{request.node.name}.py"
+@pytest_asyncio.fixture(loop_scope="module")
+async def uri(request, client):
+    """A document of this test's own, closed afterwards so that its background work stops with the test."""
+    uri = f"file:///tmp/editseq_test/{request.node.name}.py"
+    yield uri
+    if uri in client.documents:
+        client.text_document_did_close(
+            types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+        )
+        await execute(client, "editseq.status")  # a round trip: the close has been handled
 
 
 async def ready_with(client: LanguageClient, uri: str, text: str) -> None:

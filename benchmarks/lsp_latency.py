@@ -1,0 +1,253 @@
+"""Language-server latency and memory, measured from a real client process over stdio.
+
+    python benchmarks/lsp_latency.py [--model DIR] [--runs 20] [--storm 10000]
+
+Prints one table:
+- code action round trip (request sent -> response read) when the suggestion was prefetched while idle, against
+  the cold case (prefetch off: the request waits for generation);
+- pyflakes diagnostics after a one-line change in a 5,000-line file (didChange sent -> publishDiagnostics read);
+- server RSS before and after a storm of didChange notifications, for EditSeq's protocol against stock pygls 2
+  (whose ``_request_futures`` keeps one Future per notification: the baseline).
+
+Without ``--model`` it builds the tiny test model (seconds); give the default model's directory for real figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.clients.lsp_session import DOC_BUFFER, DOC_LINE, build_lsp_model  # noqa: E402
+
+# The baseline server: the same handlers on pygls' own protocol class (swapped in before it starts).
+STOCK_SERVER = (
+    "from pygls.protocol import LanguageServerProtocol\n"
+    "from lsp_server.server import server\n"
+    "server.protocol.__class__ = LanguageServerProtocol\n"
+    "server.start_io()\n"
+)
+
+
+class Client:
+    """A pygls client driving one server process, timing what comes back."""
+
+    def __init__(self) -> None:
+        self.lsp = LanguageClient("editseq-bench", "0")
+        self.diagnostics_at: dict[tuple[str, int], float] = {}
+        self.versions: dict[str, int] = {}
+
+        def on_diagnostics(params: types.PublishDiagnosticsParams) -> None:
+            self.diagnostics_at[(params.uri, params.version or 0)] = time.perf_counter()
+
+        self.lsp.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)(on_diagnostics)
+        for method in ("editseq/status", types.WINDOW_LOG_MESSAGE, types.WINDOW_SHOW_MESSAGE, types.PROGRESS):
+            self.lsp.feature(method)(lambda params: None)
+
+    async def start(self, settings: dict, *, stock: bool = False) -> None:
+        args = ["-c", STOCK_SERVER] if stock else ["-m", "lsp_server"]
+        await self.lsp.start_io(sys.executable, *args, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        await self.lsp.initialize_async(
+            types.InitializeParams(capabilities=types.ClientCapabilities(), initialization_options=settings)
+        )
+        self.lsp.initialized(types.InitializedParams())
+
+    @property
+    def pid(self) -> int:
+        return self.lsp._server.pid
+
+    async def stop(self) -> None:
+        await self.lsp.shutdown_async(None)
+        self.lsp.exit(None)
+        await self.lsp.stop()
+
+    async def status(self) -> dict:
+        params = types.ExecuteCommandParams(command="editseq.status", arguments=[])
+        return await self.lsp.workspace_execute_command_async(params)
+
+    async def wait_status(self, predicate, timeout: float = 600.0) -> dict:
+        deadline = time.monotonic() + timeout
+        while not predicate(status := await self.status()):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"server status stayed {status}")
+            await asyncio.sleep(0.01)
+        return status
+
+    def open(self, uri: str, text: str) -> None:
+        self.versions[uri] = 1
+        item = types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)
+        self.lsp.text_document_did_open(types.DidOpenTextDocumentParams(text_document=item))
+
+    def insert(self, uri: str, line: int, text: str) -> int:
+        self.versions[uri] += 1
+        at = types.Position(line=line, character=0)
+        self.lsp.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=self.versions[uri]),
+                content_changes=[
+                    types.TextDocumentContentChangePartial(range=types.Range(at, at), text=text)
+                ],
+            )
+        )
+        return self.versions[uri]
+
+    async def code_action_ms(self, uri: str, line: int) -> tuple[float, int]:
+        at = types.Position(line=line, character=0)
+        params = types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=types.Range(at, at),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+        started = time.perf_counter()
+        actions = await self.lsp.text_document_code_action_async(params)
+        return (time.perf_counter() - started) * 1000, len(actions or [])
+
+    async def diagnostics_ms(self, uri: str, line: int, text: str) -> float:
+        started = time.perf_counter()
+        version = self.insert(uri, line, text)
+        while (uri, version) not in self.diagnostics_at:
+            await asyncio.sleep(0.0005)
+        return (self.diagnostics_at[(uri, version)] - started) * 1000
+
+
+def percentiles(values: list[float]) -> tuple[float, float]:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return statistics.median(ordered), p95
+
+
+async def code_actions(model: str, runs: int, *, prefetch: bool) -> tuple[list[float], int]:
+    client = Client()
+    await client.start(
+        {"editseq": {"modelPath": model, "prefetch": prefetch, "idleMs": 50, "logging": False}}
+    )
+    try:
+        times, offered = [], 0
+        for run in range(runs):
+            uri = f"file:///bench/{'warm' if prefetch else 'cold'}_{run}.py"
+            before = (await client.status())["prefetches"]
+            client.open(uri, DOC_BUFFER)
+            await client.wait_status(lambda s: s["state"] in ("ready", "error"))
+            if prefetch:
+                client.insert(uri, DOC_LINE - 1, "")  # the user paused inside the function
+                await client.wait_status(lambda s, before=before: s["prefetches"] > before)
+            elapsed, n = await client.code_action_ms(uri, DOC_LINE)
+            times.append(elapsed)
+            offered += n
+        return times, offered
+    finally:
+        await client.stop()
+
+
+BIG_FILE = "".join(f"def f{i}(x):\n    y = x + {i}\n    return y\n\n" for i in range(1250))  # 5,000 lines
+
+
+def lint_in_process(runs: int) -> list[float]:
+    """The baseline: pyflakes plus the conversion to diagnostics, in this process, no server around it."""
+    from lsp_server.diagnostics import lint_diagnostics
+
+    times = []
+    for run in range(runs):
+        text = BIG_FILE.replace("    return y\n", f"    z{run} = y\n    return y\n", 1)
+        started = time.perf_counter()
+        lint_diagnostics(text)
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+async def diagnostics(runs: int) -> list[float]:
+    client = Client()
+    await client.start({"editseq": {"modelPath": "/nonexistent", "prefetch": False, "logging": False}})
+    try:
+        uri = "file:///bench/big.py"
+        body = BIG_FILE
+        client.open(uri, body)
+        while (uri, 1) not in client.diagnostics_at:
+            await asyncio.sleep(0.001)
+        times = []
+        for run in range(runs):
+            times.append(await client.diagnostics_ms(uri, 2 + 4 * run, f"    z{run} = y\n"))
+            await asyncio.sleep(0.05)  # a user pauses between edits; a storm is the next measurement
+        return times
+    finally:
+        await client.stop()
+
+
+async def storm_rss(n: int, *, stock: bool) -> tuple[float, float]:
+    client = Client()
+    await client.start(
+        {"editseq": {"modelPath": "/nonexistent", "prefetch": False, "logging": False}}, stock=stock
+    )
+    try:
+        uri = "file:///bench/storm.py"
+        client.open(uri, "x = 1\n")
+        process = psutil.Process(client.pid)
+
+        async def burst(count: int) -> None:
+            for i in range(count):
+                version = client.insert(uri, 0, "#")
+                if i % 500 == 0:
+                    await asyncio.sleep(0)
+            while (uri, version) not in client.diagnostics_at:
+                await asyncio.sleep(0.01)
+
+        await burst(1000)  # warm-up: allocator pools, caches
+        before = process.memory_info().rss / 2**20
+        await burst(n)
+        return before, process.memory_info().rss / 2**20
+    finally:
+        await client.stop()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="model directory (default: build the tiny test model)")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--storm", type=int, default=10_000)
+    args = parser.parse_args()
+    model = args.model or str(build_lsp_model(Path(tempfile.mkdtemp(prefix="editseq-bench-")) / "model"))
+
+    rows = []
+    warm, offered_warm = await code_actions(model, args.runs, prefetch=True)
+    cold, offered_cold = await code_actions(model, args.runs, prefetch=False)
+    rows.append(
+        (
+            "code action, prefetched (ms)",
+            *percentiles(warm),
+            f"{offered_warm / args.runs:.1f} actions/request",
+        )
+    )
+    rows.append(
+        ("code action, cold (ms)", *percentiles(cold), f"{offered_cold / args.runs:.1f} actions/request")
+    )
+    rows.append(
+        ("diagnostics, 5,000 lines (ms)", *percentiles(await diagnostics(args.runs)), "one-line change")
+    )
+    for label, stock in (("stock pygls 2", True), ("EditSeq protocol", False)):
+        before, after = await storm_rss(args.storm, stock=stock)
+        growth = f"{(after / before - 1) * 100:+.1f} %"
+        rows.append((f"RSS {label}, {args.storm:,} didChange (MiB)", before, after, growth))
+
+    print(
+        f"\nmodel: {model}   runs: {args.runs}   cpu: {os.cpu_count()} cores   python {sys.version.split()[0]}\n"
+    )
+    print(f"{'measure':<44} {'p50 / before':>13} {'p95 / after':>13}  note")
+    print("-" * 96)
+    for label, first, second, note in rows:
+        print(f"{label:<44} {first:>13.1f} {second:>13.1f}  {note}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
