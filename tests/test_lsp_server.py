@@ -163,3 +163,69 @@ async def test_rss_grows_less_than_10_percent_over_10000_changes(client: Languag
     await storm(2_002, 10_000)
     after = process.memory_info().rss
     assert after < before * 1.10, f"RSS grew from {before / 2**20:.1f} to {after / 2**20:.1f} MiB"
+
+
+async def test_notifications_leave_no_futures_behind_in_the_protocol():
+    """pygls 2 keeps a Future per notification in ``_request_futures``; EditSeq's protocol drops each when done."""
+    from lsp_server.server import EditSeqServer
+
+    class Sink:
+        def write(self, data: bytes) -> None:
+            pass
+
+    ls = EditSeqServer()
+    ls.protocol.set_writer(Sink())
+
+    def send(message: dict) -> None:
+        ls.protocol.handle_message(ls.protocol.structure_message({"jsonrpc": "2.0", **message}))
+
+    options = {"editseq": {"modelPath": "/nonexistent", "prefetch": False, "logging": False}}
+    send({"id": 1, "method": "initialize", "params": {"capabilities": {}, "initializationOptions": options}})
+    send({"method": "initialized", "params": {}})
+    doc = {"uri": URI, "languageId": "python", "version": 1, "text": "x = 1\n"}
+    send({"method": "textDocument/didOpen", "params": {"textDocument": doc}})
+    for version in range(2, 1002):
+        at = {"line": 0, "character": 0}
+        change = {"range": {"start": at, "end": at}, "text": "#"}
+        send(
+            {
+                "method": "textDocument/didChange",
+                "params": {"textDocument": {"uri": URI, "version": version}, "contentChanges": [change]},
+            }
+        )
+    await asyncio.sleep(0.2)
+    assert ls.workspace.get_text_document(URI).source == "#" * 1000 + "x = 1\n"
+    assert len(ls.protocol._request_futures) < 5
+
+
+async def test_the_server_also_listens_on_tcp():
+    import socket
+    import sys
+
+    from pygls.lsp.client import LanguageClient as PlainClient
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "lsp_server", "--tcp", f"127.0.0.1:{port}"
+    )
+    try:
+        client = PlainClient("tcp-test", "0")
+        for _ in range(200):  # the server needs a moment to import and bind
+            try:
+                await client.start_tcp("127.0.0.1", port)
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        result = await client.initialize_async(
+            types.InitializeParams(capabilities=types.ClientCapabilities())
+        )
+        assert result.server_info.name == "editseq"
+        await client.shutdown_async(None)
+        client.exit(None)
+        await client.stop()
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
