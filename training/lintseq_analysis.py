@@ -21,6 +21,7 @@ undefined names pyflakes would report.
 from __future__ import annotations
 
 import ast
+import functools
 import io
 import re
 import tokenize
@@ -71,8 +72,6 @@ class Program:
     dependents: tuple[frozenset[int], ...]  # lines deleted together with line i (i itself excluded)
     candidates: tuple[int, ...]  # lines that may be picked
     weights: tuple[float, ...]  # picking weight of each candidate, same order
-    baseline: Counter  # (kind, message) of the original's errors, tolerated in every state
-    baseline_at: Counter  # (line index, kind, message) of the original's errors
     try_lines: tuple[int, ...]  # first lines of try statements
     statement: tuple[frozenset[int], ...]  # all lines of the statement (logical line) line i belongs to
     binds: tuple[tuple[str, ...], ...]  # names each line binds
@@ -91,6 +90,23 @@ class Program:
     @property
     def text(self) -> str:
         return "\n".join(self.lines)
+
+    # The original's pyflakes errors are tolerated in every state. Only a lint call needs them, and most
+    # programs are sampled without one, so they are computed on first use.
+    @functools.cached_property
+    def baseline(self) -> Counter:
+        """(kind, message) of the original's errors."""
+        return Counter((kind, message) for _, kind, message in self.baseline_at.elements())
+
+    @functools.cached_property
+    def baseline_at(self) -> Counter:
+        """(line index, kind, message) of the original's errors."""
+        return Counter((e.line - 1, e.kind, e.message) for e in lint.errors(self.text))
+
+    @functools.cached_property
+    def _undefined_at_start(self) -> dict[str, list[int] | None]:
+        """name -> reads of it already undefined in the original (None: the analysis cannot tell)."""
+        return {}
 
     def empty_headers(self, deleted: Iterable[int], gone: set[int]) -> list[int]:
         """Remaining headers whose whole body is now gone: a syntax error that only deleting them cures."""
@@ -132,7 +148,7 @@ class Program:
             blamed.update(reads)
         return (BLAME, sorted(blamed)) if blamed else (CLEAN, [])
 
-    def _unbound_reads(self, name: str, gone: set[int]) -> list[int] | None:
+    def _unbound_reads(self, name: str, gone: set[int] | frozenset[int]) -> list[int] | None:
         """Remaining lines that read ``name`` where pyflakes will now find it undefined; None when that cannot be
         told without pyflakes (a builtin's name, a read bound later in its scope, class bodies, comprehensions,
         names in strings or touched by ``del``/``global``/``nonlocal``, an error the original already had)."""
@@ -150,14 +166,16 @@ class Program:
                 return None
             if kind == FUNCTION and self._bound_outside(use.scope, alive):
                 continue  # read from an enclosing function or the module, bound by the time the body runs
-            if (
-                use.guarded
-                or self.star_import
-                or name in lint.BUILTIN_NAMES
-                or (use.line, "UndefinedName", f"undefined name {name!r}") in self.baseline_at
-            ):
+            if use.guarded or self.star_import or name in lint.BUILTIN_NAMES:
                 return None
             unbound.append(use.line)
+        if unbound and gone:
+            cache = self._undefined_at_start
+            if name not in cache:
+                cache[name] = self._unbound_reads(name, frozenset())
+            at_start = cache[name]
+            if at_start is None or not set(at_start).isdisjoint(unbound):
+                return None  # the original already had (or may have had) the error: pyflakes tolerates it
         return unbound
 
     def _bound_outside(self, scope: int, alive: list[Binding]) -> bool:
@@ -270,14 +288,11 @@ def _analyse(lines: tuple[str, ...], text: str, tree: ast.Module, ignore_imports
         for j in body:
             headers_over[j].append(header)
 
-    found = [e for e in lint.check_tree(tree) if e.is_error]
     return Program(
         lines=lines,
         dependents=tuple(frozenset(d) for d in dependents),
         candidates=tuple(candidates),
         weights=tuple(weights),
-        baseline=Counter((e.kind, e.message) for e in found),
-        baseline_at=Counter((e.line - 1, e.kind, e.message) for e in found),
         try_lines=tuple(sorted(try_lines)),
         statement=statement,
         binds=tuple(tuple(sorted(names)) for names in facts.binds_at(n)),
