@@ -119,6 +119,21 @@ def test_applying_the_edits_of_a_real_program_to_nothing_gives_it_back(sampled):
     assert offenders == []
 
 
+def test_every_state_of_a_real_program_is_normalised_like_the_format(sampled):
+    # The format compares states as text.strip().splitlines(): no state may end (or start) with a blank line, and
+    # each edit is the diff of consecutive normalised states, so a model sees what the reference would show it.
+    offenders = []
+    for name, _, walk in sampled:
+        states = walk.states()
+        if any(state != "\n".join(normalise(state)) for state in states):
+            offenders.append(name)
+        elif all(len(set(normalise(s))) == len(normalise(s)) for s in states):
+            diffs = [diff_states(a, b) for a, b in zip(states, states[1:], strict=False) if a != b]
+            if walk.edits() != diffs:
+                offenders.append(name)
+    assert offenders == []
+
+
 def test_skipping_the_linter_never_changes_a_sequence():
     # The def-use analysis may skip a lint call only where the linter would have found nothing new.
     for _, source in stdlib_programs.stdlib_functions(150):

@@ -53,23 +53,35 @@ class Sample:
     steps: tuple[tuple[int, ...], ...]  # sorted original line indices inserted by each edit
     lint_calls: int
 
-    def states(self) -> list[str]:
-        """Every program state, from the empty program to the full one."""
+    def visible(self) -> list[list[int]]:
+        """The original line indices of every state as the format sees it (``strip().splitlines()``).
+
+        Blank lines at either end of a state are not part of it: they join the program in the edit that makes them
+        interior, exactly as a diff of the normalised states would add them.
+        """
         present: set[int] = set()
-        states = [""]
+        result: list[list[int]] = [[]]
         for step in self.steps:
             present.update(step)
-            states.append("\n".join(self.lines[i] for i in sorted(present)))
-        return states
+            ordered = sorted(present)
+            blank = [not self.lines[i].strip() for i in ordered]
+            start = next((k for k, b in enumerate(blank) if not b), len(ordered))
+            end = len(ordered) - next((k for k, b in enumerate(reversed(blank)) if not b), len(ordered))
+            result.append(ordered[start:end])
+        return result
+
+    def states(self) -> list[str]:
+        """Every program state, from the empty program to the full one (normalised like the format)."""
+        return ["\n".join(self.lines[i] for i in state) for state in self.visible()]
 
     def edits(self) -> list[str]:
         """The edit texts (pure insertions, zero context, no file header) that write the program."""
-        present: list[int] = []
-        result = []
-        for step in self.steps:
-            result.append(insertion_edit(present, step, self.lines))
-            present = sorted([*present, *step])
-        return result
+        states = self.visible()
+        return [
+            insertion_edit(before, sorted(set(after) - set(before)), self.lines)
+            for before, after in zip(states, states[1:], strict=False)
+            if len(after) > len(before)
+        ]
 
 
 def insertion_edit(present: Sequence[int], added: Iterable[int], lines: Sequence[str]) -> str:
