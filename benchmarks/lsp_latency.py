@@ -235,6 +235,8 @@ async def main() -> None:
     rows.append(
         ("diagnostics, 5,000 lines (ms)", *percentiles(await diagnostics(args.runs)), "one-line change")
     )
+    baseline = percentiles(lint_in_process(args.runs))
+    rows.append(("  baseline: pyflakes alone, no server (ms)", *baseline, "same file, same change"))
     for label, stock in (("stock pygls 2", True), ("EditSeq protocol", False)):
         before, after = await storm_rss(args.storm, stock=stock)
         growth = f"{(after / before - 1) * 100:+.1f} %"
