@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -81,7 +82,8 @@ class EditSeqServer(LanguageServer):
         # uri -> ("line", n) or ("instruction", text) -> result, for the latest version only
         self.cache: dict[str, dict[tuple[str, Any], Computed]] = {}
         self.inflight: dict[tuple[str, int, str], asyncio.Task] = {}
-        self.request_cancels: dict[Any, threading.Event] = {}
+        # What a `$/cancelRequest` for a message id stops: an Event to set, or a shared computation to leave.
+        self.request_cancels: dict[Any, Callable[[], None]] = {}
         self.shown: dict[str, Computed] = {}  # uri -> what code actions / inline completion last showed
         self._lint_running: set[str] = set()
         self._lint_dirty: set[str] = set()
@@ -331,20 +333,32 @@ class EditSeqServer(LanguageServer):
             cancel = self.cancels.new(uri)
             task = self.spawn(self._compute(key, line, text, list(state.history), cancel))
             task.cancel_event = cancel  # type: ignore[attr-defined]
+            task.waiting = set()  # type: ignore[attr-defined]
             self.inflight[key] = task
             task.add_done_callback(lambda _t, key=key: self.inflight.pop(key, None))
+        # Several requests (and the prefetch) can wait on one computation; it stops only when the last one leaves.
+        waiter = object()
+        task.waiting.add(waiter)  # type: ignore[attr-defined]
         if (msg_id := self.protocol.msg_id) is not None:
-            self.request_cancels[msg_id] = task.cancel_event  # type: ignore[attr-defined]
+            self.request_cancels[msg_id] = lambda: self._abandon(key, task, waiter)
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
-            task.cancel_event.set()  # type: ignore[attr-defined]
-            if self.inflight.get(key) is task:
-                del self.inflight[key]
+            self._abandon(key, task, waiter)
             raise
         finally:
+            task.waiting.discard(waiter)  # type: ignore[attr-defined]
             if msg_id is not None:
                 self.request_cancels.pop(msg_id, None)
+
+    def _abandon(self, key: tuple[str, int, str], task: asyncio.Task, waiter: object) -> None:
+        """A waiter of ``task`` was cancelled: stop the computation unless another request or prefetch waits on it."""
+        task.waiting.discard(waiter)  # type: ignore[attr-defined]
+        if task.waiting:  # type: ignore[attr-defined]
+            return
+        task.cancel_event.set()  # type: ignore[attr-defined]
+        if self.inflight.get(key) is task:
+            del self.inflight[key]
 
     async def _compute(
         self, key: tuple[str, int, str], line: int, text: str, history: list[str], cancel: threading.Event
@@ -396,8 +410,8 @@ class EditSeqServer(LanguageServer):
 
     def cancel_request(self, msg_id: Any) -> None:
         """``$/cancelRequest``: stop the generation the request waits on (pygls cancels the handler itself)."""
-        if (event := self.request_cancels.pop(msg_id, None)) is not None:
-            event.set()
+        if (stop := self.request_cancels.pop(msg_id, None)) is not None:
+            stop()
 
     def record(self, event: str, uri: str, computed: Computed, **fields: Any) -> None:
         self.spawn(
@@ -555,7 +569,7 @@ class EditSeqServer(LanguageServer):
 
         cancel = self.cancels.new(args.uri)
         if (msg_id := self.protocol.msg_id) is not None:
-            self.request_cancels[msg_id] = cancel
+            self.request_cancels[msg_id] = cancel.set
         settings = self.settings
         started = time.perf_counter()
         try:

@@ -7,6 +7,7 @@ One server serves the module (starting one costs seconds of imports); each test 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import time
@@ -266,6 +267,21 @@ async def test_cancel_request_answers_cancelled_and_the_next_request_works(clien
         assert "cancel" in str(exc).lower()
     assert (await execute(client, "editseq.cancel", {"uri": uri}))["cancelled"] >= 0
     await expected_action(client, uri)
+
+
+async def test_cancelling_one_of_two_requests_for_the_same_line_leaves_the_other_its_answer(client, uri):
+    # VS Code cancels its automatic code-action request when the user asks explicitly for the same line: the
+    # explicit request joins the same computation and must still get the suggestions.
+    await ready_with(client, uri, DOC_BUFFER)
+    params = code_action_params(DOC_LINE, uri)
+    first = client.protocol.send_request(types.TEXT_DOCUMENT_CODE_ACTION, params)
+    second = client.protocol.send_request(types.TEXT_DOCUMENT_CODE_ACTION, params)
+    msg_id = next(k for k, v in client.protocol._request_futures.items() if v is first)
+    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
+    with contextlib.suppress(JsonRpcException):
+        await asyncio.wrap_future(first)
+    actions = await asyncio.wrap_future(second)
+    assert DOC_TITLE in [a.title for a in actions]
 
 
 async def test_a_change_cancels_the_suggestion_being_computed_for_the_old_text(client, uri):
