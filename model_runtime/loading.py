@@ -157,6 +157,11 @@ def _load_uncached(
     merge_adapter: bool,
 ) -> LoadedModel:
     path = Path(spec).expanduser()
+    if adapter is None and is_adapter_dir(path):
+        # A retrained model directory (`editseq retrain`) is a LoRA adapter: load its base and apply it.
+        return _load_uncached(
+            adapter_base(path), device, torch_dtype, str(path.resolve()), trust_remote_code, merge_adapter
+        )
     if path.is_file() and path.suffix == ".gguf":
         directory = convert_gguf(path)
         model, tokenizer = _from_directory(str(directory), torch_dtype, trust_remote_code, local_only=True)
@@ -193,6 +198,37 @@ def _load_uncached(
         diff_token_id=diff_id,
         eos_token_ids=_eos_ids(model, tokenizer),
     )
+
+
+def is_adapter_dir(path: Path) -> bool:
+    """Whether ``path`` is a LoRA adapter directory without a model of its own."""
+    return (path / "adapter_config.json").is_file() and not (path / "config.json").is_file()
+
+
+def adapter_base(directory: str | os.PathLike[str]) -> str:
+    """The base model an adapter directory was trained on.
+
+    Its ``train_config.json`` names it (``default`` is the installed default base); else ``adapter_config.json``'s
+    ``base_model_name_or_path``. Raises ModelLoadError when neither names a model directory that exists.
+    """
+    import json
+
+    directory = Path(directory)
+    candidates = []
+    for name, key in (("train_config.json", "model"), ("adapter_config.json", "base_model_name_or_path")):
+        try:
+            candidates.append(json.loads((directory / name).read_text()).get(key))
+        except (OSError, ValueError, AttributeError):
+            continue
+    for candidate in candidates:
+        if candidate == "default":
+            from model_runtime import default_model
+
+            return str(default_model.base_dir())
+        if candidate and Path(candidate).expanduser().is_dir():
+            return str(Path(candidate).expanduser())
+    named = ", ".join(str(c) for c in candidates if c) or "nothing"
+    raise ModelLoadError(f"{directory} is a LoRA adapter whose base model is not here (it names {named})")
 
 
 def _from_directory(name: str, torch_dtype: torch.dtype, trust_remote_code: bool, *, local_only: bool):

@@ -43,6 +43,10 @@ from training.evaluation.cli import register as _register_evaluation  # noqa: E4
 
 _register_evaluation(app)
 
+from training.retrain import register as _register_retrain  # noqa: E402
+
+_register_retrain(app)
+
 
 def main() -> None:
     app()

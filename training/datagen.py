@@ -182,6 +182,8 @@ def run(
     workers: int = 1,
     progress: bool = True,
     on_record=None,
+    backend: str = "local",
+    address: str | None = None,
 ) -> Summary:
     """Stream ``source`` into ``output``; see the module docstring. ``on_record`` sees every written record."""
     started = time.perf_counter()
@@ -217,7 +219,7 @@ def run(
     last_sync = time.monotonic()
     bar = _progress_bar(total, progress)
     try:
-        for outcome in _outcomes(tasks(), options, workers):
+        for outcome in _outcomes(tasks(), options, workers, backend, address):
             bar.update(1)
             if outcome.error is not None:
                 summary.bad.append((outcome.line_no, outcome.error))
@@ -247,7 +249,16 @@ def _write_all(fd: int, payload: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _outcomes(tasks: Iterator, options: Options, workers: int) -> Iterator[Outcome]:
+def _outcomes(
+    tasks: Iterator, options: Options, workers: int, backend: str = "local", address: str | None = None
+) -> Iterator[Outcome]:
+    if backend == "ray":
+        from training.scale import ray_outcomes
+
+        yield from ray_outcomes(tasks, options, workers=workers, address=address)
+        return
+    if backend != "local":
+        raise ValueError(f"unknown backend {backend!r}; choose local or ray")
     if workers <= 1:
         for task in tasks:
             yield process_line(task[0], task[1], options, task[2])
@@ -311,6 +322,13 @@ def lintseq_command(
         False, help="Never pick import lines (they arrive in the first edit)."
     ),
     overwrite: bool = typer.Option(False, help="Start the output afresh instead of resuming it."),
+    backend: str = typer.Option(
+        "local", help="local (worker processes) or ray (a Ray cluster; the same records for the same seed)."
+    ),
+    address: str = typer.Option(
+        None,
+        help="Ray cluster address (host:6379 or 'auto'); without it Ray starts locally with --workers CPUs.",
+    ),
     show: bool = typer.Option(False, help="Print each sequence readably as it is written."),
     quiet: bool = typer.Option(False, "-q", "--quiet", help="No progress bar."),
 ) -> None:
@@ -323,9 +341,13 @@ def lintseq_command(
     on_record = (lambda record: show_record(console, record)) if show else None
     if overwrite:
         output.unlink(missing_ok=True)
+    if backend not in ("local", "ray"):
+        err.print(f"unknown backend {backend!r}; choose local or ray")
+        raise typer.Exit(2)
     summary = run(
-        source, output, options, workers=workers, progress=not quiet and not show, on_record=on_record
-    )
+        source, output, options, workers=workers, progress=not quiet and not show, on_record=on_record,
+        backend=backend, address=address,
+    )  # fmt: skip
     err.print(
         f"{summary.records} programs -> {summary.written} sequences written to {output} "
         f"({summary.skipped} already done) in {summary.seconds:.1f} s"

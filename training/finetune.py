@@ -70,6 +70,9 @@ class TrainConfig:
     # An adapter published by `editseq export` (it carries trainer_state.json) to continue from on another machine:
     # weights, step and data position are restored; the optimizer's moments start afresh (they are not published).
     warm_start: str | None = None
+    # A wall-clock cap on training (seconds, summed over resumed runs; 0: none). Stopping early leaves the schedule
+    # unfinished, so budgeted runs (``editseq retrain``) use the constant schedule.
+    max_seconds: float = 0.0
     extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
@@ -338,6 +341,15 @@ def _truncate_metrics(path: Path, step: int) -> None:
     _atomic_write(path, "".join(line + "\n" for line in kept))
 
 
+def _any_process(accelerator, flag: bool, device) -> bool:
+    """Whether ``flag`` holds on any process (clocks differ: every process must stop at the same step)."""
+    if accelerator.num_processes == 1:
+        return flag
+    import torch
+
+    return float(accelerator.reduce(torch.tensor(float(flag), device=device), reduction="sum")) > 0
+
+
 def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, log=print) -> Path:
     """Run (or resume) training; returns the directory of the final weights (``out/final``)."""
     import torch
@@ -467,6 +479,9 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
             state["micro"] += config.grad_accum * world
             state["tokens"] += step_tokens
             state["seconds"] = time.time() - started
+            out_of_time = config.max_seconds > 0 and _any_process(
+                accelerator, state["seconds"] >= config.max_seconds, device
+            )
             row = {
                 "step": state["step"],
                 "loss": step_loss / max(step_tokens, 1),
@@ -484,13 +499,16 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
                     metrics.flush()
                 bar.update(1)
                 bar.set_postfix(loss=f"{row['loss']:.3f}", tok_s=row["tokens_per_s"])
-                if state["step"] % config.save_every == 0 or state["step"] == steps:
+                if state["step"] % config.save_every == 0 or state["step"] == steps or out_of_time:
                     save_checkpoint(
                         out, state["step"], unwrapped, tokenizer, optimizer, state, config, config.keep
                     )
                 if "valid_loss" in row:  # matplotlib takes a while; the curve changes most at evaluations
                     plot_losses(metrics_path, out / "loss.png")
             accelerator.wait_for_everyone()
+            if out_of_time:
+                log(f"time budget of {config.max_seconds:.0f} s spent at step {state['step']} of {steps}")
+                break
     bar.close()
     final = out / "final"
     if accelerator.is_main_process:

@@ -1,0 +1,336 @@
+"""``editseq retrain`` on a small repository made here, from a tiny model: data, split, training, report, resume,
+the model directory the runtime and the language server load, and the suggestions-log import.
+
+One retraining run serves the module (it takes seconds with the tiny model); tests read what it left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from training import retrain as rt
+from training.feedback import feedback_records
+
+FILES = {
+    "shapes/area.py": '''
+"""Areas of simple shapes."""
+import math
+
+
+def circle(radius):
+    """Return the area of a circle of the given radius."""
+    if radius < 0:
+        raise ValueError("negative radius")
+    area = math.pi * radius * radius
+    return area
+
+
+def rectangle(width, height):
+    """Return the area of a width x height rectangle."""
+    if width < 0 or height < 0:
+        raise ValueError("negative side")
+    area = width * height
+    return area
+''',
+    "shapes/perimeter.py": '''
+"""Perimeters of simple shapes."""
+
+
+def square(side):
+    """Return the perimeter of a square."""
+    if side < 0:
+        raise ValueError("negative side")
+    total = 4 * side
+    return total
+
+
+def triangle(a, b, c):
+    """Return the perimeter of a triangle with sides a, b and c."""
+    sides = [a, b, c]
+    total = 0
+    for side in sides:
+        total += side
+    return total
+''',
+    "text/words.py": '''
+"""Counting words."""
+
+
+def count_words(text):
+    """Return how many words the text holds."""
+    words = text.split()
+    count = 0
+    for word in words:
+        count += 1
+    return count
+
+
+def longest(text):
+    """Return the longest word of the text."""
+    best = ""
+    for word in text.split():
+        if len(word) > len(best):
+            best = word
+    return best
+''',
+    "text/lines.py": '''
+"""Counting lines."""
+
+
+def count_lines(text):
+    """Return the number of non-blank lines."""
+    total = 0
+    for line in text.splitlines():
+        if line.strip():
+            total += 1
+    return total
+
+
+def first_line(text):
+    """Return the first non-blank line, or an empty string."""
+    for line in text.splitlines():
+        if line.strip():
+            return line
+    return ""
+''',
+    "numbers/stats.py": '''
+"""Small statistics."""
+
+
+def mean(values):
+    """Return the mean of the values."""
+    total = 0
+    for value in values:
+        total += value
+    return total / len(values)
+
+
+def spread(values):
+    """Return the largest minus the smallest value."""
+    low = min(values)
+    high = max(values)
+    result = high - low
+    return result
+''',
+    # Left out: ignored by .gitignore, vendored, generated.
+    "build/copy.py": '"""A build artefact."""\n\n\ndef ignored_build(x):\n    """Doc."""\n    y = x\n    z = y\n    return z\n',
+    "vendor/lib.py": '"""Vendored."""\n\n\ndef vendored(x):\n    """Doc."""\n    y = x\n    z = y\n    return z\n',
+    "gen_pb2.py": '"""Generated."""\n\n\ndef generated(x):\n    """Doc."""\n    y = x\n    z = y\n    return z\n',
+}
+
+
+def make_repo(root: Path, files: dict[str, str] = FILES) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text.lstrip("\n"))
+    (root / ".gitignore").write_text("build/\n")
+    return root
+
+
+def options_for(repo: Path, out: Path, base: Path, **overrides) -> rt.RetrainOptions:
+    """Options sized for a tiny model: one sample, short rows, a few steps, a small benchmark."""
+    settings = dict(
+        repo=repo, out=out, base=str(base), held_out=0.3, samples=1, lr=3e-3, epochs=3.0, max_length=512,
+        rows=2, grad_accum=1, eval_programs=3, eval_steps=1, eval_rows=8, k=2, max_new_tokens=24, device="cpu",
+        threads=1,
+    )  # fmt: skip
+    return rt.RetrainOptions(**(settings | overrides))
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    return make_repo(tmp_path_factory.mktemp("repo"))
+
+
+@pytest.fixture(scope="module")
+def run(repo, tiny_model_dir, tmp_path_factory):
+    """One retraining run: (options, report, log lines)."""
+    lines: list[str] = []
+    options = options_for(repo, tmp_path_factory.mktemp("retrained") / "model", tiny_model_dir)
+    report = rt.retrain(options, log=lines.append)
+    return options, report, lines
+
+
+def work_ids(options, name: str) -> set[str]:
+    rows = [json.loads(line) for line in (options.out / "work" / name).read_text().splitlines()]
+    return {str(row["id"]).split("::")[0] for row in rows}
+
+
+# --- the run ------------------------------------------------------------------------------------------------------
+
+
+def test_progress_names_every_stage_in_order(run):
+    _, _, lines = run
+    stages = [line for line in lines if line.startswith("[")]
+    assert stages == [f"[{i}/{len(rt.STAGES)}] {name}" for i, name in enumerate(rt.STAGES, 1)]
+
+
+def test_gitignored_vendored_and_generated_files_are_not_collected(run):
+    options, _, _ = run
+    collected = work_ids(options, "train.programs.jsonl") | work_ids(options, "valid.programs.jsonl")
+    assert collected and not collected & {"build/copy.py", "vendor/lib.py", "gen_pb2.py"}
+
+
+def test_held_out_files_give_no_training_sequence(run):
+    options, report, _ = run
+    held = set(json.loads((options.out / "work" / "collect.json").read_text())["held_out"])
+    assert held and held == work_ids(options, "valid.lintseq.jsonl")
+    assert not held & work_ids(options, "train.lintseq.jsonl")
+    assert report["data"]["held_out_files"] == len(held)
+
+
+def test_training_sequences_are_lintseq_records_of_the_repository(run):
+    options, report, _ = run
+    rows = [
+        json.loads(line) for line in (options.out / "work" / "train.records.jsonl").read_text().splitlines()
+    ]
+    assert len(rows) == report["data"]["train_records"] > 0
+    assert all(row["edits"] and row["edits"][0].startswith("@@ -0,0 +1") for row in rows)
+
+
+def test_the_model_directory_holds_adapter_config_and_report(run):
+    options, report, _ = run
+    names = {p.name for p in options.out.iterdir()}
+    assert {"adapter_model.safetensors", "adapter_config.json", "train_config.json", "report.md"} <= names
+    assert json.loads((options.out / "report.json").read_text()) == report
+    recorded = json.loads((options.out / "train_config.json").read_text())
+    assert recorded["retrain"]["repo"] == str(options.repo.resolve())
+
+
+def test_the_report_compares_before_and_after_on_the_same_cases(run):
+    _, report, _ = run
+    before, after = report["before"], report["after"]
+    assert before["cases"] == after["cases"] > 0
+    for row in (before, after):
+        assert 0.0 <= row["exact"] <= 1.0 and 0.0 <= row["line_f1"] <= 1.0
+    assert "| before |" in rt.render_report(report) and "| after |" in rt.render_report(report)
+
+
+def test_training_on_the_repository_lowers_its_held_out_loss(run):
+    _, report, _ = run
+    assert report["after"]["valid_loss"] < report["before"]["valid_loss"]
+
+
+def test_the_runtime_loads_the_model_directory_on_its_base(run, tiny_model_dir):
+    from model_runtime.loading import clear_cache, load_model
+
+    options, _, _ = run
+    loaded = load_model(str(options.out), device="cpu")
+    try:
+        assert loaded.adapter == str(options.out.resolve())
+        assert loaded.source == str(Path(tiny_model_dir).resolve())
+    finally:
+        clear_cache()
+
+
+def test_rerunning_the_same_command_redoes_nothing(run):
+    options, report, _ = run
+    lines: list[str] = []
+    again = rt.retrain(options, log=lines.append)
+    assert (again["before"], again["after"], again["training"]) == (
+        report["before"],
+        report["after"],
+        report["training"],
+    )
+    assert not any(
+        "sequences" in line and not line.strip().startswith(("train: 0", "valid: 0")) for line in lines
+    )
+
+
+def test_a_run_killed_after_training_resumes_from_its_checkpoint(repo, tiny_model_dir, tmp_path):
+    options = options_for(repo, tmp_path / "model", tiny_model_dir, eval_programs=1)
+    first = rt.retrain(options, log=lambda _: None)
+    # As if killed before training finished: no record of the finished stage, no final weights, no scores.
+    for name in ("trained.json", "after.json", "next-edit-after.jsonl"):
+        (options.out / "work" / name).unlink()
+    shutil.rmtree(options.out / "work" / "run" / "final")
+    lines: list[str] = []
+    resumed = rt.retrain(options, log=lines.append)
+    assert any("resumed from" in line for line in lines)
+    assert resumed["training"]["steps"] == first["training"]["steps"]
+    assert resumed["after"] == first["after"]
+
+
+# --- the time budget, errors, the command line ----------------------------------------------------------------------
+
+
+def test_training_stops_when_its_time_budget_is_spent(repo, tiny_model_dir, tmp_path):
+    report = rt.retrain(
+        options_for(
+            repo, tmp_path / "model", tiny_model_dir, budget_minutes=1e-6, epochs=50.0, eval_programs=1
+        ),
+        log=lambda _: None,
+    )
+    assert report["training"]["stopped_by_budget"]
+    assert report["training"]["steps"] == 1 < report["training"]["total_steps"]
+
+
+def test_a_single_file_repository_is_refused_with_a_reason(tmp_path, tiny_model_dir):
+    make_repo(tmp_path / "one", {"only.py": FILES["numbers/stats.py"]})
+    result = CliRunner().invoke(
+        __import__("training.cli", fromlist=["app"]).app,
+        ["retrain", str(tmp_path / "one"), "--base", str(tiny_model_dir), "--out", str(tmp_path / "m")],
+    )
+    assert result.exit_code == 2
+    assert "at least two files" in result.output
+
+
+def test_a_directory_without_python_code_is_refused_with_a_reason(tmp_path, tiny_model_dir):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no Python programs found"):
+        rt.retrain(options_for(tmp_path / "empty", tmp_path / "m", tiny_model_dir), log=lambda _: None)
+
+
+# --- pure pieces --------------------------------------------------------------------------------------------------
+
+
+@given(st.lists(st.from_regex(r"[a-z]{1,6}/[a-z]{1,6}\.py", fullmatch=True), min_size=2, unique=True))
+def test_at_least_one_file_and_never_every_file_is_held_out(paths):
+    held = rt.held_out_files(paths, 0.15)
+    assert 1 <= len(held) < len(paths)
+    assert held == rt.held_out_files(list(reversed(paths)), 0.15)
+
+
+def test_suggestions_log_accepted_edits_in_the_repository_become_sequences(tmp_path):
+    buffer = "def f(x):\n    y = x\n    return y"
+    edit = "@@ -2,0 +3 @@\n+    y = y + 1"
+    rows = [
+        {
+            "event": "accepted",
+            "uri": (tmp_path / "a.py").as_uri(),
+            "buffer": buffer,
+            "suggestion": edit,
+            "line": 1,
+        },
+        {"event": "rejected", "uri": (tmp_path / "a.py").as_uri(), "buffer": buffer, "suggestion": edit},
+        {"event": "accepted", "uri": "file:///elsewhere/b.py", "buffer": buffer, "suggestion": edit},
+        {"event": "accepted", "uri": (tmp_path / "held.py").as_uri(), "buffer": buffer, "suggestion": edit},
+        {
+            "event": "accepted",
+            "uri": (tmp_path / "c.py").as_uri(),
+            "buffer": buffer,
+            "suggestion": "@@ -2,0 +3 @@\n+    y = missing",
+        },  # fmt: skip
+    ]
+    records, stats = feedback_records(rows, tmp_path, held_out=frozenset({"held.py"}))
+    from model_runtime.edits import apply_edit
+
+    assert [r["edits"][-1] for r in records] == [edit]
+    program = ""
+    for step in records[0]["edits"]:
+        program = apply_edit(program, step)
+    assert program == "def f(x):\n    y = x\n    y = y + 1\n    return y"
+    assert (stats.accepted, stats.rejected, stats.used) == (3, 1, 1)
+    assert stats.skipped == {
+        "outside the repository": 1,
+        "held-out file": 1,
+        "does not apply cleanly": 1,
+    }
