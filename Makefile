@@ -1,7 +1,7 @@
 # One entry point for a fresh machine: `make demo` runs the main job, `make test` runs every test.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS ?= train,dev
+EXTRAS ?= train,dev,scale
 
 .PHONY: setup demo test lint extension test-e2e
 VSIX := vscode-extension/dist/editseq.vsix

@@ -39,7 +39,7 @@ class RetrainOptions:
     repo: Path
     out: Path
     base: str = "default"  # "default", a retrained model directory (an adapter), or a causal LM directory
-    budget_minutes: float = 12.0  # training only; collection, data and evaluation come on top
+    budget_minutes: float = 10.0  # training only; collection, data and evaluation come on top
     held_out: float = 0.15  # share of files held out (at least one)
     samples: int = 3  # LintSeq sequences per program
     seed: int = 0
@@ -54,8 +54,8 @@ class RetrainOptions:
     rows: int = 2
     grad_accum: int = 4
     epochs: float = 1.0
-    eval_programs: int = 10
-    eval_steps: int = 2
+    eval_programs: int = 12
+    eval_steps: int = 1  # one case per program: more programs for the same decoding time
     eval_rows: int = 16
     k: int = 4
     max_new_tokens: int = 96
@@ -508,7 +508,7 @@ def retrain_command(
     out: Path = typer.Option(
         None, "--out", "-o", help="Model directory to write (default: under ~/.cache/editseq/retrained/)."
     ),
-    budget_minutes: float = typer.Option(12.0, min=0.1, help="Wall-clock cap on training (minutes)."),
+    budget_minutes: float = typer.Option(10.0, min=0.1, help="Wall-clock cap on training (minutes)."),
     held_out: float = typer.Option(0.15, min=0.0, max=0.9, help="Share of files held out for evaluation."),
     samples: int = typer.Option(3, "-s", "--samples", min=1, help="LintSeq sequences per program."),
     suggestions_log: Path = typer.Option(
@@ -517,7 +517,7 @@ def retrain_command(
     workers: int = typer.Option(1, "-w", "--workers", min=1, help="LintSeq worker processes (or Ray CPUs)."),
     backend: str = typer.Option("local", help="LintSeq backend: local or ray."),
     address: str = typer.Option(None, help="Ray cluster address for --backend ray (default: a local Ray)."),
-    eval_programs: int = typer.Option(10, min=1, help="Held-out programs in the next-edit benchmark."),
+    eval_programs: int = typer.Option(12, min=1, help="Held-out programs in the next-edit benchmark."),
     k: int = typer.Option(4, min=1, help="Suggestions sampled per benchmark case."),
     lr: float = typer.Option(2e-4, help="Learning rate (constant after warm-up)."),
     epochs: float = typer.Option(
