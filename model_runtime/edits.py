@@ -65,10 +65,7 @@ class Hunk:
 
     def render(self) -> str:
         """The hunk as diff text, with a header exactly like difflib's (a count of 1 is omitted)."""
-        header = (
-            f"@@ -{_range(self.old_start, self.old_count)} "
-            f"+{_range(self.new_start, len(self.added))} @@"
-        )
+        header = f"@@ -{_range(self.old_start, self.old_count)} +{_range(self.new_start, len(self.added))} @@"
         rows = [f"-{line}" for line in self.removed] + [f"+{line}" for line in self.added]
         return "\n".join([header, *rows])
 
@@ -120,9 +117,50 @@ def normalise(text: str) -> list[str]:
 
 
 def diff_states(before: str, after: str) -> str:
-    """The edit text between two program states (zero context, no file header); empty if they are equal."""
-    rows = difflib.unified_diff(normalise(before), normalise(after), n=0, lineterm="")
-    return "\n".join(list(rows)[2:])
+    """The edit text between two program states (zero context, no file header); empty if they are equal.
+
+    This is difflib's diff, as in the reference. Where ``before`` is a subsequence of ``after`` but difflib aligns
+    repeated lines into a replacement, the pure insertion is returned instead, so a growing state always yields an
+    insertion edit.
+    """
+    a, b = normalise(before), normalise(after)
+    rows = list(difflib.unified_diff(a, b, n=0, lineterm=""))[2:]
+    if any(row.startswith("-") for row in rows):
+        added = _subsequence_gaps(a, b)
+        if added is not None:
+            return insertion(b, added).render()
+    return "\n".join(rows)
+
+
+def _subsequence_gaps(before: Sequence[str], after: Sequence[str]) -> list[bool] | None:
+    """Which lines of ``after`` are new if ``before`` is embedded leftmost-first; None if it is not a subsequence."""
+    added = [True] * len(after)
+    i = 0
+    for j, line in enumerate(after):
+        if i < len(before) and line == before[i]:
+            added[j] = False
+            i += 1
+    return added if i == len(before) else None
+
+
+def insertion(after: Sequence[str], added: Sequence[bool]) -> Edit:
+    """The insertion edit that adds the lines of ``after`` flagged in ``added`` to the state made of the others.
+
+    Hunk headers are difflib's (``@@ -a,0 +c,d @@``): ``a`` counts the old lines before the run, ``c`` is the run's
+    first line in the new state.
+    """
+    hunks: list[Hunk] = []
+    old_before = 0
+    start = None
+    for j, is_new in enumerate([*added, False]):
+        if is_new and start is None:
+            start, start_old = j, old_before
+        elif not is_new and start is not None:
+            hunks.append(Hunk(start_old, 0, start + 1, tuple(after[start:j])))
+            start = None
+        if not is_new:
+            old_before += 1
+    return Edit(tuple(hunks))
 
 
 def edits_from_states(states: Iterable[str]) -> list[str]:
@@ -152,7 +190,9 @@ def prompt(instruction: str) -> str:
     return instruction + SEPARATOR
 
 
-def parse_hunk(text: str, *, strict: bool = True, edit_index: int | None = None, hunk_index: int | None = None) -> Hunk:
+def parse_hunk(
+    text: str, *, strict: bool = True, edit_index: int | None = None, hunk_index: int | None = None
+) -> Hunk:
     """Read one hunk (header and rows). Strict mode checks counts and row prefixes; lenient keeps the ``+`` rows.
 
     Raises EditFormatError when the header is unreadable (in both modes) or, in strict mode, when the body does not
@@ -161,10 +201,10 @@ def parse_hunk(text: str, *, strict: bool = True, edit_index: int | None = None,
     lines = text.split("\n")
     match = _HEADER.match(lines[0])
     if not match:
-        raise EditFormatError(f"bad hunk header {lines[0][:60]!r}", edit_index=edit_index, hunk_index=hunk_index)
-    old_start, old_count, new_start, new_count = (
-        int(g) if g is not None else 1 for g in match.groups()
-    )
+        raise EditFormatError(
+            f"bad hunk header {lines[0][:60]!r}", edit_index=edit_index, hunk_index=hunk_index
+        )
+    old_start, old_count, new_start, new_count = (int(g) if g is not None else 1 for g in match.groups())
     added: list[str] = []
     removed: list[str] = []
     for row in lines[1:]:
@@ -174,7 +214,9 @@ def parse_hunk(text: str, *, strict: bool = True, edit_index: int | None = None,
             removed.append(row[1:])
         elif strict:
             raise EditFormatError(
-                f"row {row[:60]!r} is neither an added nor a removed line", edit_index=edit_index, hunk_index=hunk_index
+                f"row {row[:60]!r} is neither an added nor a removed line",
+                edit_index=edit_index,
+                hunk_index=hunk_index,
             )
     if strict and (len(added) != new_count or len(removed) != old_count):
         raise EditFormatError(
@@ -236,7 +278,9 @@ def apply_edit_lines(lines: Sequence[str], edit: Edit) -> list[str]:
     result = list(lines)
     for i, hunk in enumerate(edit.hunks):
         if not hunk.is_insertion:
-            raise EditApplyError(f"hunk {i + 1} ({hunk.render().splitlines()[0]}) deletes lines; only insertions apply")
+            raise EditApplyError(
+                f"hunk {i + 1} ({hunk.render().splitlines()[0]}) deletes lines; only insertions apply"
+            )
         at = hunk.insert_at
         if at > len(result):
             raise EditApplyError(

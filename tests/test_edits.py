@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from model_runtime import edits
@@ -43,6 +43,8 @@ def _distinct(states: list[str]) -> list[str]:
 
 @settings(max_examples=200, deadline=None)
 @given(states=growing_states(), instruction=_INSTRUCTION)
+# difflib aligns these repeated lines into a replacement; the edit must still be the pure insertion.
+@example(states=["", "x0\nx0\n    x0", "x0\nx00\nx0\n    x0\nx0\nx0\nx0\nx0"], instruction="")
 def test_states_survive_render_parse_and_resolve(states, instruction):
     texts = edits.edits_from_states(states)
     rendered = edits.render_sequence(instruction, texts)

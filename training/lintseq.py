@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from model_runtime import lint
-from model_runtime.edits import Hunk
+from model_runtime.edits import insertion
 from training.lintseq_analysis import BLAME, CLEAN, Program, prepare
 
 __all__ = [
@@ -92,22 +92,7 @@ def insertion_edit(present: Sequence[int], added: Iterable[int], lines: Sequence
     """
     added_set = set(added)
     after = sorted({*present, *added_set})
-    hunks: list[Hunk] = []
-    run: list[int] = []
-    old_before = 0  # lines of the old state before the current position
-    for position, index in enumerate(after):
-        if index in added_set:
-            if not run:
-                start_new, start_old = position + 1, old_before
-            run.append(index)
-            continue
-        if run:
-            hunks.append(Hunk(start_old, 0, start_new, tuple(lines[i] for i in run)))
-            run = []
-        old_before += 1
-    if run:
-        hunks.append(Hunk(start_old, 0, start_new, tuple(lines[i] for i in run)))
-    return "\n".join(h.render() for h in hunks)
+    return insertion([lines[i] for i in after], [i in added_set for i in after]).render()
 
 
 @dataclass(frozen=True)
