@@ -8,7 +8,6 @@ idle -> loading -> ready | error; ``reload`` starts over from the current settin
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from lsp_server.settings import Settings
+from model_runtime.threads import limit_torch_threads
 
 IDLE, LOADING, READY, ERROR = "idle", "loading", "ready", "error"
 
@@ -30,20 +30,6 @@ def load_for(settings: Settings) -> Any:
     from model_runtime.default_model import load_default
 
     return load_default(device=settings.device)
-
-
-def limit_torch_threads() -> int:
-    """Give torch half the cores (at least one) unless OMP_NUM_THREADS says otherwise; returns the count.
-
-    The server shares the machine with the editor, its event loop and the lint worker. On 2 busy cores, decoding
-    SmolLM2-135M with torch's default of 2 threads took 224 s for 134 tokens against 6 s with 1 thread
-    (threads spin-waiting for each other while other processes hold the cores).
-    """
-    import torch
-
-    if not os.environ.get("OMP_NUM_THREADS"):
-        torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
-    return torch.get_num_threads()
 
 
 class ModelHost:

@@ -70,11 +70,16 @@ def model_info(
         typer.echo("run `editseq model install` to install the base model")
 
 
-def _load(model: str | None, device: str):
+def _load(model: str | None, device: str, threads: int | None = None):
     """The model named on the command line, else the installed default; exits with a clear message on failure."""
     from model_runtime import default_model
     from model_runtime.loading import ModelLoadError, load_model
+    from model_runtime.threads import limit_torch_threads
 
+    try:
+        limit_torch_threads(threads)
+    except ValueError as exc:
+        _fail(str(exc))
     try:
         return load_model(model, device=device) if model else default_model.load_default(device=device)
     except ModelLoadError as exc:
@@ -106,13 +111,16 @@ def suggest_command(
     max_new_tokens: int = typer.Option(128, min=1, help="Longest edit, in tokens."),
     mode: str = typer.Option("whole", help="How the buffer is written in the prompt: whole or lintseq."),
     seed: int = typer.Option(None, help="Random seed, for repeatable samples."),
+    threads: int = typer.Option(
+        None, "--threads", min=1, help="Torch threads (default: $EDITSEQ_THREADS, else half the cores)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Print the validated next edits for FILE, best first."""
     from model_runtime.suggestions import suggest
 
     buffer = _read(file)
-    loaded = _load(model, device)
+    loaded = _load(model, device, threads)
     try:
         result = suggest(
             loaded,
@@ -131,13 +139,17 @@ def suggest_command(
     if as_json:
         typer.echo(json.dumps({"file": str(file), "model": loaded.source, **result.as_dict()}, indent=2))
         raise typer.Exit(0)
-    _print_suggestions(result)
+    _print_suggestions(result, loaded, k)
 
 
-def _print_suggestions(result) -> None:
+def _print_suggestions(result, loaded, k: int) -> None:
+    import torch
     from rich.console import Console
 
     console = Console(highlight=False)
+    model = loaded.source + (f" + adapter {loaded.adapter}" if loaded.adapter else "")
+    dtype = str(loaded.dtype).removeprefix("torch.")
+    console.print(f"[dim]model {model} ({loaded.device}, {dtype}, {torch.get_num_threads()} thread(s))[/dim]")
     if result.buffer_error:
         console.print(f"[red]{result.buffer_error}[/red]")
         raise typer.Exit(2)
@@ -148,12 +160,21 @@ def _print_suggestions(result) -> None:
             for text in placement.lines:
                 console.print(f"[green]+{text}[/green]", markup=True, soft_wrap=True)
     if not result.suggestions:
-        console.print("[yellow]no valid suggestion[/yellow]")
+        # Say why, so an early or mismatched model is told apart from a buffer that admits no valid next edit.
+        console.print(
+            f"[yellow]no valid suggestion[/yellow] among {k} candidate(s): {result.dropped_malformed} were not a "
+            f"well-formed insertion diff for this buffer, {result.dropped_invalid} added pyflakes errors"
+        )
     timings = result.timings
     console.print(
         f"[dim]{len(result.suggestions)} suggestion(s); dropped {result.dropped_malformed} malformed, "
         f"{result.dropped_invalid} adding errors, {result.duplicates} duplicate(s)"
-        + (f"; first token {timings.first_token_s:.2f} s, total {timings.total_s:.2f} s" if timings else "")
+        + (
+            f"; first token {timings.first_token_s:.2f} s, total {timings.total_s:.2f} s, "
+            f"{timings.new_tokens} tokens at {timings.tokens_per_s:.1f} tokens/s"
+            if timings
+            else ""
+        )
         + "[/dim]"
     )
 
@@ -170,6 +191,9 @@ def generate_command(
     top_p: float = typer.Option(0.95, min=0.0, max=1.0, help="Nucleus sampling mass."),
     max_new_tokens: int = typer.Option(512, min=1, help="Longest sequence, in tokens."),
     seed: int = typer.Option(None, help="Random seed, for repeatable samples."),
+    threads: int = typer.Option(
+        None, "--threads", min=1, help="Torch threads (default: $EDITSEQ_THREADS, else half the cores)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Write whole programs from an instruction as edit sequences; print each program and its step count."""
@@ -178,7 +202,7 @@ def generate_command(
     from model_runtime.suggestions import generate_sequences
 
     buffer = _read(start) if start else ""
-    loaded = _load(model, device)
+    loaded = _load(model, device, threads)
     candidates = generate_sequences(
         loaded,
         instruction,
