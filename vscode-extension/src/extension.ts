@@ -2,6 +2,7 @@
 import * as vscode from "vscode";
 
 import { PREVIEW_SCHEME, Previews } from "./preview";
+import { Retrainer } from "./retrain";
 import { SequenceUi } from "./sequenceUi";
 import { EditSeqServer } from "./server";
 import { RESTART_KEYS, SECTION } from "./settings";
@@ -27,6 +28,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   };
   showStatus(server.status);
   const running = server;
+  const retrainer = new Retrainer(output, () => running.interpreter?.command);
 
   context.subscriptions.push(
     output,
@@ -34,6 +36,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     previews,
     ui,
     running,
+    retrainer,
     running.onStatus(showStatus),
     vscode.workspace.registerTextDocumentContentProvider(PREVIEW_SCHEME, previews),
     vscode.commands.registerCommand("editseq.suggestNextEdit", () =>
@@ -45,6 +48,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand("editseq.cancelWork", () => ui.cancel()),
     vscode.commands.registerCommand("editseq.restartServer", () => running.restart()),
     vscode.commands.registerCommand("editseq.showLog", () => output.show(true)),
+    vscode.commands.registerCommand("editseq.retrainOnWorkspace", () => retrainer.run()),
     vscode.commands.registerCommand("editseq.showStatus", async () => {
       const reply = running.running ? await running.execute("editseq.status", {}) : undefined;
       const status = reply === undefined ? running.status : parseStatus(reply);

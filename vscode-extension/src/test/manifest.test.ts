@@ -49,6 +49,13 @@ describe("package.json", () => {
     }
   });
 
+  it("contributes retraining on the open workspace to the command palette", () => {
+    const retrain = manifest.contributes.commands.find(
+      (c: { command: string }) => c.command === "editseq.retrainOnWorkspace",
+    );
+    assert.equal(retrain?.title, "Retrain on This Workspace");
+  });
+
   it("starts on Python files and runs the bundled entry point", () => {
     assert.deepEqual(manifest.activationEvents, ["onLanguage:python"]);
     assert.equal(manifest.main, "./dist/extension.js");

@@ -1,0 +1,110 @@
+// "Retrain on this workspace": `editseq retrain` as a background process with progress and cancel, while the
+// language server keeps serving; afterwards an offer to switch `editseq.modelPath` to the new model.
+import { spawn } from "node:child_process";
+
+import * as vscode from "vscode";
+
+import { LineSplitter, parseError, parseModelDir, parseStage, retrainArgs, stageIncrement } from "./retrainProgress";
+import { SECTION } from "./settings";
+
+export class Retrainer implements vscode.Disposable {
+  private running: { kill: () => void } | undefined;
+
+  constructor(
+    private readonly output: vscode.LogOutputChannel,
+    private readonly interpreter: () => string | undefined,
+  ) {}
+
+  async run(): Promise<void> {
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    if (!folder) {
+      void vscode.window.showWarningMessage("EditSeq: open a folder to retrain on its code.");
+      return;
+    }
+    if (this.running) {
+      void vscode.window.showInformationMessage("EditSeq: retraining is already running (see its progress).");
+      return;
+    }
+    const python = this.interpreter();
+    if (!python) {
+      void vscode.window.showErrorMessage("EditSeq: the language server has not found its Python yet.");
+      return;
+    }
+    const modelDir = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: "EditSeq: retraining", cancellable: true },
+      (progress, token) => this.spawnRun(python, folder.uri.fsPath, progress, token),
+    );
+    if (!modelDir) {
+      return;
+    }
+    const choice = await vscode.window.showInformationMessage(
+      `EditSeq: retrained on ${folder.name}. Use the new model? (report: ${modelDir}/report.md)`,
+      "Use New Model",
+      "Open Report",
+    );
+    if (choice === "Use New Model") {
+      // The server reloads on the configuration change; it keeps serving the old model until the new one loads.
+      await vscode.workspace
+        .getConfiguration(SECTION)
+        .update("modelPath", modelDir, vscode.ConfigurationTarget.Workspace);
+    } else if (choice === "Open Report") {
+      await vscode.window.showTextDocument(vscode.Uri.file(`${modelDir}/report.md`));
+    }
+  }
+
+  private spawnRun(
+    python: string,
+    folder: string,
+    progress: vscode.Progress<{ message?: string; increment?: number }>,
+    token: vscode.CancellationToken,
+  ): Promise<string | undefined> {
+    return new Promise((resolve) => {
+      this.output.appendLine(`Retraining: ${python} ${retrainArgs(folder).join(" ")}`);
+      const child = spawn(python, retrainArgs(folder), {
+        cwd: folder,
+        env: { ...process.env, PYTHONUNBUFFERED: "1" },
+      });
+      this.running = { kill: () => child.kill("SIGTERM") };
+      const cancelled = token.onCancellationRequested(() => {
+        // Killing loses at most the work since the last checkpoint: running the command again resumes.
+        this.output.appendLine("Retraining cancelled; run the command again to resume.");
+        child.kill("SIGTERM");
+      });
+      let modelDir: string | undefined;
+      let error: string | undefined;
+      const onLine = (line: string) => {
+        this.output.appendLine(`retrain: ${line}`);
+        const stage = parseStage(line);
+        if (stage) {
+          progress.report({ message: `${stage.index}/${stage.total} ${stage.name}`, increment: stageIncrement(stage) });
+        }
+        modelDir = parseModelDir(line) ?? modelDir;
+        error = parseError(line) ?? error;
+      };
+      const stdout = new LineSplitter();
+      const stderr = new LineSplitter();
+      child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk.toString()).forEach(onLine));
+      child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk.toString()).forEach(onLine));
+      const finish = (code: number | null, spawnError?: Error) => {
+        [...stdout.flush(), ...stderr.flush()].forEach(onLine);
+        cancelled.dispose();
+        this.running = undefined;
+        if (token.isCancellationRequested) {
+          resolve(undefined);
+        } else if (code === 0 && modelDir) {
+          resolve(modelDir);
+        } else {
+          const reason = spawnError?.message ?? error ?? `exit code ${code}; see the EditSeq log`;
+          void vscode.window.showErrorMessage(`EditSeq: retraining failed: ${reason}`);
+          resolve(undefined);
+        }
+      };
+      child.on("error", (spawnError) => finish(null, spawnError));
+      child.on("close", (code) => finish(code));
+    });
+  }
+
+  dispose(): void {
+    this.running?.kill();
+  }
+}
