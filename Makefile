@@ -16,8 +16,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
 	touch $@
 
+# The main job: the default model (base + LintSeq adapter) suggests the next edit for a bundled example, offline;
+# then LintSeq turns example programs into edit sequences.
 demo: setup
 	$(VENV)/bin/editseq model install
+	$(VENV)/bin/editseq suggest examples/running_mean.py --line 3 -k 4 --max-new-tokens 64 --seed 0
 	$(VENV)/bin/editseq lintseq examples/sample.jsonl -o runs/sample.lintseq.jsonl -s 2 --show --overwrite
 
 lint: setup

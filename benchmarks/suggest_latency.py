@@ -1,7 +1,7 @@
 """Latency of the first validated suggestion (cold and warm, p50/p95, k=1 and k=4), and the decode loop of
 ``model_runtime.generation`` against plain ``model.generate`` on the same model and prompt.
 
-    python benchmarks/suggest_latency.py [--repeats 5] [--no-default] [--threads 2]
+    python benchmarks/suggest_latency.py [--repeats 5] [--no-default] [--no-dtype] [--threads 1]
 
 "Cold" clears the kept prompt KV cache before each call (a new buffer); "warm" repeats the call on the unchanged
 buffer (an editor asking again, or prefetch then request). The tiny model is built on the spot; the default model
@@ -123,11 +123,64 @@ def bench_model(name: str, loaded, buffer: str, instruction: str | None, repeats
     return rows
 
 
+DTYPE_BUFFERS = (
+    "",
+    "def add(a, b):\n    return a + b\n",
+    'import math\n\n\ndef area(r):\n    """Area of a circle of radius r."""\n',
+    'def evens(xs):\n    """The even items of xs, in order."""\n    out = []\n',
+)
+
+
+def dtype_rows(spec, adapter, buffers: list[str], max_new_tokens: int) -> list[tuple]:
+    """Per CPU dtype: greedy decoding speed at batch 1 and 4, and how often its greedy tokens equal fp32's."""
+    import torch
+
+    from model_runtime.generation import generate
+    from model_runtime.loading import load_model
+    from model_runtime.prompts import build_prompt
+    from model_runtime.suggestions import head_for
+
+    outputs: dict[str, list[tuple[int, ...]]] = {}
+    rows = []
+    for dtype in ("float32", "bfloat16"):
+        loaded = load_model(spec, device="cpu", dtype=dtype, adapter=adapter)
+        prompts = [build_prompt(b, head=head_for(loaded)).text for b in buffers]
+        for k in (1, 4):
+            seconds = tokens = 0.0
+            for prompt in prompts:
+                loaded.prompt_cache = None
+                result = generate(loaded, prompt, k=k, temperature=0, max_new_tokens=max_new_tokens)
+                seconds += result.timings.total_s
+                tokens += result.timings.new_tokens
+                if k == 1:
+                    outputs.setdefault(dtype, []).append(result.candidates[0].token_ids)
+            rows.append((dtype, k, tokens / seconds))
+        del loaded
+        torch.cuda.empty_cache() if torch.cuda.is_available() else None
+    same_tokens = total = 0
+    for ours, ref in zip(outputs["bfloat16"], outputs["float32"], strict=True):
+        agree = next(
+            (i for i, (a, b) in enumerate(zip(ours, ref, strict=False)) if a != b), min(len(ours), len(ref))
+        )
+        same_tokens += agree
+        total += len(ref)
+    exact = sum(a == b for a, b in zip(outputs["bfloat16"], outputs["float32"], strict=True))
+    return [(*row, same_tokens / total, exact, len(buffers)) for row in rows]
+
+
+def print_dtype_rows(rows: list[tuple]) -> None:
+    print("\nCPU dtype: greedy tokens/s (cold prompt) and agreement of bf16's greedy output with fp32's")
+    print(f"{'dtype':9} {'k':>2} {'tok/s':>7} {'bf16=fp32 prefix':>16} {'exact':>7}")
+    for dtype, k, rate, prefix, exact, n in rows:
+        print(f"{dtype:9} {k:>2} {rate:7.1f} {prefix:15.0%} {exact:>3}/{n:<3}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-default", action="store_true", help="skip the default model")
+    parser.add_argument("--no-dtype", action="store_true", help="skip the fp32/bf16 measurement")
     args = parser.parse_args()
 
     import torch
@@ -137,7 +190,7 @@ def main() -> None:
     from model_runtime.loading import load_model
     from tests.support import tiny_model
 
-    rows = []
+    rows, dtypes = [], []
     with tempfile.TemporaryDirectory() as tmp:
         tiny = load_model(tiny_model.build(Path(tmp) / "tiny"), device="cpu")
         rows += bench_model(
@@ -147,6 +200,10 @@ def main() -> None:
         loaded = default_model.load_default(device="cpu")
         buffer = (ROOT / "examples" / "running_mean.py").read_text()
         rows += bench_model("default", loaded, buffer, None, args.repeats)
+        if not args.no_dtype:
+            dtypes = dtype_rows(
+                default_model.base_dir(), default_model.adapter_dir(), [*DTYPE_BUFFERS, buffer], 40
+            )
 
     print(
         f"\nFirst validated suggestion, max_new_tokens=64, {args.repeats} runs, {args.threads} threads (seconds)"
@@ -162,6 +219,9 @@ def main() -> None:
         print(
             f"{name:8} {k:>2} {cache:5} {ours_s:7.3f} {hf_s:7.3f} {rate:10.1f} {hf_rate:9.1f} {rate / hf_rate:7.2f}x"
         )
+
+    if dtypes:
+        print_dtype_rows(dtypes)
 
 
 if __name__ == "__main__":

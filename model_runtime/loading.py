@@ -24,8 +24,10 @@ if TYPE_CHECKING:  # torch and transformers are imported lazily so that `editseq
 HOME_ENV = "EDITSEQ_HOME"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
-# Chosen by measurement (benchmarks/suggest_latency.py): on CPU fp32 decodes batch 1 faster than bf16 on this
-# machine's cores and keeps the reference quality; on GPUs half precision is both faster and good enough.
+# Chosen by measurement (benchmarks/suggest_latency.py, CPU dtype table; SmolLM2-135M + LintSeq adapter, 1 thread,
+# Xeon with AMX): bf16 greedy-decodes batch 1 no faster than fp32 (11.4 vs 12.8 tokens/s) and batch 4 1.45x
+# faster (44.5 vs 30.6), but its greedy output agreed with fp32's on 0 of 5 prompts (4% of tokens before the first
+# difference), so CPU stays fp32. On GPUs half precision is both faster and good enough.
 DEFAULT_DTYPES = {"cpu": "float32", "cuda": "bfloat16", "mps": "float16"}
 
 
