@@ -64,7 +64,8 @@ class ModelHost:
         if generation != self._generation:
             return False
         self.loaded, self.state = loaded, READY
-        self.model_name = str(getattr(loaded, "source", self.model_name))
+        # An adapter (the EditSeq default, a retrained model directory) is what the user chose; the base is shared.
+        self.model_name = str(getattr(loaded, "adapter", None) or getattr(loaded, "source", self.model_name))
         self.latency_ms["load"] = round((time.perf_counter() - started) * 1000, 1)
         return True
 

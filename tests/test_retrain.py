@@ -231,6 +231,29 @@ def test_the_runtime_loads_the_model_directory_on_its_base(run, tiny_model_dir):
         clear_cache()
 
 
+@pytest.mark.asyncio
+async def test_the_running_language_server_switches_to_the_model_on_a_setting_change(run, tiny_model_dir):
+    from lsprotocol import types
+
+    from tests.clients.lsp_session import execute, open_doc, start, stop, wait_for_state
+
+    options, _, _ = run
+    client = await start({"modelPath": str(tiny_model_dir), "k": 1, "prefetch": False})
+    try:
+        open_doc(client, "def f(x):\n    return x\n", uri="file:///tmp/editseq_retrain/a.py")
+        await wait_for_state(client, "ready")
+        settings = {"editseq": {"modelPath": str(options.out), "k": 1, "prefetch": False}}
+        client.set_configuration(settings)  # what the server reads back through workspace/configuration
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=settings))
+        await execute(client, "editseq.status")  # a round trip: the notification has been handled
+        status = await wait_for_state(client, "ready")
+        assert status["model"] == str(options.out.resolve()) and "error" not in status
+        await execute(client, "editseq.reloadModel")
+        assert (await wait_for_state(client, "ready"))["model"] == str(options.out.resolve())
+    finally:
+        await stop(client)
+
+
 def test_rerunning_the_same_command_redoes_nothing(run):
     options, report, _ = run
     lines: list[str] = []
