@@ -272,7 +272,7 @@ def test_a_run_killed_after_training_resumes_from_its_checkpoint(repo, tiny_mode
     options = options_for(repo, tmp_path / "model", tiny_model_dir, eval_programs=1)
     first = rt.retrain(options, log=lambda _: None)
     # As if killed before training finished: no record of the finished stage, no final weights, no scores.
-    for name in ("trained.json", "after.json", "next-edit-after.jsonl"):
+    for name in ("trained.json", "after-whole.json", "next-edit-after-whole.jsonl"):
         (options.out / "work" / name).unlink()
     shutil.rmtree(options.out / "work" / "run" / "final")
     lines: list[str] = []

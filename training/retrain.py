@@ -365,6 +365,8 @@ def retrain(options: RetrainOptions, *, log: Callable[[str], None] = print) -> d
 
     if not options.repo.is_dir():
         raise ValueError(f"{options.repo} is not a directory")
+    if options.strategy not in ("whole", "lintseq"):
+        raise ValueError(f"unknown strategy {options.strategy!r}; choose whole or lintseq")
     if options.backend not in ("local", "ray"):
         raise ValueError(f"unknown backend {options.backend!r}; choose local or ray")
     if options.suggestions_log is not None and not options.suggestions_log.is_file():
@@ -410,9 +412,15 @@ def retrain(options: RetrainOptions, *, log: Callable[[str], None] = print) -> d
     ]
     stages.begin("evaluate before")
     before = _cached(
-        work / "before.json",
+        work / f"before-{options.strategy}.json",
         lambda: score(
-            start.base, start.adapter, cases, valid_records, options, work / "next-edit-before.jsonl", log
+            start.base,
+            start.adapter,
+            cases,
+            valid_records,
+            options,
+            work / f"next-edit-before-{options.strategy}.jsonl",
+            log,
         ),
     )
 
@@ -436,8 +444,16 @@ def retrain(options: RetrainOptions, *, log: Callable[[str], None] = print) -> d
 
     stages.begin("evaluate after")
     after = _cached(
-        work / "after.json",
-        lambda: score(start.base, out, cases, valid_records, options, work / "next-edit-after.jsonl", log),
+        work / f"after-{options.strategy}.json",
+        lambda: score(
+            start.base,
+            out,
+            cases,
+            valid_records,
+            options,
+            work / f"next-edit-after-{options.strategy}.jsonl",
+            log,
+        ),
     )
 
     stages.begin("report")
@@ -519,6 +535,10 @@ def retrain_command(
     address: str = typer.Option(None, help="Ray cluster address for --backend ray (default: a local Ray)."),
     eval_programs: int = typer.Option(12, min=1, help="Held-out programs in the next-edit benchmark."),
     k: int = typer.Option(4, min=1, help="Suggestions sampled per benchmark case."),
+    strategy: str = typer.Option(
+        "whole",
+        help="Benchmark prompts: whole (as the server) or lintseq; another one rescores without retraining.",
+    ),
     lr: float = typer.Option(2e-4, help="Learning rate (constant after warm-up)."),
     epochs: float = typer.Option(
         1.0, help="Passes over the training sequences (the budget may stop earlier)."
@@ -537,7 +557,7 @@ def retrain_command(
     options = RetrainOptions(
         repo=repo, out=out, base=base, budget_minutes=budget_minutes, held_out=held_out, samples=samples,
         seed=seed, workers=workers, backend=backend, address=address, suggestions_log=suggestions_log, lr=lr,
-        epochs=epochs, eval_programs=eval_programs, k=k, device=device, threads=threads,
+        epochs=epochs, eval_programs=eval_programs, k=k, strategy=strategy, device=device, threads=threads,
     )  # fmt: skip
     typer.echo(f"retraining on {repo} -> {out} (rerun the same command to resume)")
     try:
