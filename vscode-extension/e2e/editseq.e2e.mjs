@@ -142,7 +142,8 @@ test("the EditSeq code action inserts the model's next edit", { timeout: MODEL_T
     }
     assert.ok(Date.now() < deadline, "the EditSeq code action never appeared");
     await page.keyboard.press("Escape");
-    await none.waitFor({ state: "hidden" });
+    // The message shows twice (the widget and its screen-reader alert); strict locators need one.
+    await none.first().waitFor({ state: "hidden" });
   }
   await page.screenshot({ path: path.join(ARTIFACTS, "suggestion-menu.png") });
   await action.click();
