@@ -357,3 +357,17 @@ def test_suggestions_log_accepted_edits_in_the_repository_become_sequences(tmp_p
         "held-out file": 1,
         "does not apply cleanly": 1,
     }
+
+
+def test_a_model_directory_whose_base_is_gone_is_refused_with_a_reason(run, tmp_path):
+    from model_runtime.loading import ModelLoadError, load_model
+
+    options, _, _ = run
+    moved = tmp_path / "moved"
+    shutil.copytree(options.out, moved, ignore=shutil.ignore_patterns("work"))
+    for name in ("train_config.json", "adapter_config.json"):
+        config = json.loads((moved / name).read_text())
+        config["model" if name == "train_config.json" else "base_model_name_or_path"] = "/nonexistent/base"
+        (moved / name).write_text(json.dumps(config))
+    with pytest.raises(ModelLoadError, match="base model is not here"):
+        load_model(str(moved), device="cpu")
