@@ -10,6 +10,19 @@ from pathlib import Path
 
 import typer
 
+# Options several commands share (typer reads them as metadata, so one instance serves each command).
+MODEL_OPTION = typer.Option(
+    None, "--model", help="Model directory, .gguf file or hub id (default: installed)."
+)
+DEVICE_OPTION = typer.Option("auto", "--device", help="auto, cpu, cuda or mps.")
+TEMPERATURE_OPTION = typer.Option(0.8, min=0.0, help="Sampling temperature (0 = greedy).")
+TOP_P_OPTION = typer.Option(0.95, min=0.0, max=1.0, help="Nucleus sampling mass.")
+SEED_OPTION = typer.Option(None, help="Random seed, for repeatable samples.")
+THREADS_OPTION = typer.Option(
+    None, "--threads", min=1, help="Torch threads (default: $EDITSEQ_THREADS, else half the cores)."
+)
+JSON_OPTION = typer.Option(False, "--json", help="Print JSON.")
+
 model_app = typer.Typer(help="Install and inspect the default model.", no_args_is_help=True)
 
 
@@ -52,7 +65,7 @@ def model_install(
 @model_app.command("info")
 def model_info(
     device: str = typer.Option("auto", help="Device to report: auto, cpu, cuda or mps."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Print what is installed, where, its size and the device it would run on."""
     from model_runtime import default_model
@@ -102,19 +115,15 @@ def suggest_command(
         None, "--instruction", help="What the code should do (default: derived)."
     ),
     k: int = typer.Option(4, "-k", min=1, max=64, help="Candidates to sample."),
-    model: str = typer.Option(
-        None, "--model", help="Model directory, .gguf file or hub id (default: installed)."
-    ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or mps."),
-    temperature: float = typer.Option(0.8, min=0.0, help="Sampling temperature (0 = greedy)."),
-    top_p: float = typer.Option(0.95, min=0.0, max=1.0, help="Nucleus sampling mass."),
+    model: str = MODEL_OPTION,
+    device: str = DEVICE_OPTION,
+    temperature: float = TEMPERATURE_OPTION,
+    top_p: float = TOP_P_OPTION,
     max_new_tokens: int = typer.Option(128, min=1, help="Longest edit, in tokens."),
     mode: str = typer.Option("whole", help="How the buffer is written in the prompt: whole or lintseq."),
-    seed: int = typer.Option(None, help="Random seed, for repeatable samples."),
-    threads: int = typer.Option(
-        None, "--threads", min=1, help="Torch threads (default: $EDITSEQ_THREADS, else half the cores)."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    seed: int = SEED_OPTION,
+    threads: int = THREADS_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Print the validated next edits for FILE, best first."""
     from model_runtime.suggestions import suggest
@@ -183,18 +192,14 @@ def generate_command(
     instruction: str = typer.Option(..., "--instruction", help="What the program should do."),
     k: int = typer.Option(4, "-k", min=1, max=64, help="Sequences to sample."),
     start: Path = typer.Option(None, "--start", help="A file to continue instead of starting from nothing."),
-    model: str = typer.Option(
-        None, "--model", help="Model directory, .gguf file or hub id (default: installed)."
-    ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu, cuda or mps."),
-    temperature: float = typer.Option(0.8, min=0.0, help="Sampling temperature (0 = greedy)."),
-    top_p: float = typer.Option(0.95, min=0.0, max=1.0, help="Nucleus sampling mass."),
+    model: str = MODEL_OPTION,
+    device: str = DEVICE_OPTION,
+    temperature: float = TEMPERATURE_OPTION,
+    top_p: float = TOP_P_OPTION,
     max_new_tokens: int = typer.Option(512, min=1, help="Longest sequence, in tokens."),
-    seed: int = typer.Option(None, help="Random seed, for repeatable samples."),
-    threads: int = typer.Option(
-        None, "--threads", min=1, help="Torch threads (default: $EDITSEQ_THREADS, else half the cores)."
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    seed: int = SEED_OPTION,
+    threads: int = THREADS_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Write whole programs from an instruction as edit sequences; print each program and its step count."""
     from rich.console import Console
