@@ -258,6 +258,12 @@ def test_a_warm_start_from_a_published_adapter_continues_at_its_step(setup, tmp_
     assert [m["step"] for m in continued] == [5, 6]
     assert continued[0]["loss"] == pytest.approx(reference[4]["loss"], rel=1e-6)  # same weights, same batch
     assert continued[0]["tokens"] == reference[4]["tokens"]
+    # Exported again, the adapter's metrics and card cover the whole run, not just the warm-started part.
+    republished = export(Path(warm.out), tmp_path / "adapter", manifest_path=tmp_path / "none.json")
+    history = _metrics(republished)
+    assert [m["step"] for m in history] == [1, 2, 3, 4, 5, 6]
+    assert history[0]["loss"] == reference[0]["loss"]
+    assert f"(first step: {reference[0]['loss']:.4f})" in (republished / "README.md").read_text()
 
 
 @pytest.mark.slow

@@ -19,6 +19,26 @@ ADAPTER_FILES = (
 MAX_ADAPTER_BYTES = 25 * 1024 * 1024
 
 
+def _read_metrics(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def run_metrics(run: Path, config: dict, last_step: int) -> list[dict]:
+    """The run's metric rows up to ``last_step``, preceded by the history of the adapter it was warm-started from.
+
+    A warm-started run (``editseq train --warm-start DIR``) logs only the steps it trained itself; the earlier steps
+    are in DIR's ``metrics.jsonl`` (an exported adapter carries one), so a card and loss curve cover the whole run.
+    """
+    rows = [r for r in _read_metrics(run / "metrics.jsonl") if r["step"] <= last_step]
+    warm = config.get("warm_start")
+    if warm and rows:
+        first = rows[0]["step"]
+        rows = [r for r in _read_metrics(Path(warm) / "metrics.jsonl") if r["step"] < first] + rows
+    return rows
+
+
 def run_facts(run: Path) -> dict:
     """What a card reports about a run: config, the latest checkpoint's state, the last losses."""
     from training.finetune import latest_checkpoint
@@ -28,8 +48,7 @@ def run_facts(run: Path) -> dict:
         raise ValueError(f"{run} has no complete checkpoint yet")
     config = json.loads((checkpoint / "train_config.json").read_text())
     state = json.loads((checkpoint / "trainer_state.json").read_text())
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if r["step"] <= state["step"]]
+    rows = run_metrics(run, config, state["step"])
     valid = [r for r in rows if "valid_loss" in r]
     recent = rows[-10:]
     return {
@@ -137,10 +156,8 @@ def export(run: Path, dest: Path, *, manifest_path: Path, notes: str = "") -> Pa
     for name in ADAPTER_FILES:
         if (checkpoint / name).is_file():
             shutil.copyfile(checkpoint / name, dest / name)
-    lines = (run / "metrics.jsonl").read_text().splitlines()
-    (dest / "metrics.jsonl").write_text(
-        "".join(line + "\n" for line in lines if line.strip() and json.loads(line)["step"] <= facts["step"])
-    )
+    rows = run_metrics(run, facts["config"], facts["step"])  # read before dest's own metrics are replaced
+    (dest / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     plot_losses(dest / "metrics.jsonl", dest / "loss.png")
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     name = dest.name
