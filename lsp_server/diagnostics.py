@@ -2,22 +2,61 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
+import threading
+from collections import OrderedDict
 
 from lsprotocol import types
 
+from lsp_server.incremental_lint import IncrementalLint
 from model_runtime.lint import SYNTAX_ERROR, LintError, check
 
 SOURCE = "editseq"
 _WORD = re.compile(r"\w+")
+# Documents whose last check is kept for the next one (the rest are checked from scratch when they come back).
+KEPT_DOCUMENTS = 8
+_kept: OrderedDict[str, IncrementalLint] = OrderedDict()
+_kept_lock = threading.Lock()
 
 
-def lint_diagnostics(text: str) -> tuple[list[LintError], list[types.Diagnostic]]:
-    """Lint ``text`` with pyflakes; returns the findings and their diagnostics (UTF-16 columns, LSP's default)."""
-    findings = check(text)
+def lint_diagnostics(text: str, uri: str | None = None) -> tuple[list[LintError], list[types.Diagnostic]]:
+    """Lint ``text`` with pyflakes; returns the findings and their diagnostics (UTF-16 columns, LSP's default).
+
+    With ``uri``, the check reuses what did not change since that document's last check (``IncrementalLint``:
+    the same findings as a full check, in a fraction of the time after a small edit).
+    """
+    findings = check(text) if uri is None else _incremental(uri, text)
     lines = text.split("\n")
     return findings, [to_diagnostic(f, lines) for f in findings]
+
+
+def _incremental(uri: str, text: str) -> list[LintError]:
+    with _kept_lock:
+        lint = _kept.pop(uri, None) or IncrementalLint()
+        _kept[uri] = lint
+        while len(_kept) > KEPT_DOCUMENTS:
+            _kept.popitem(last=False)
+    return lint.check(text)
+
+
+def worker_lint(text: str, uri: str | None = None) -> tuple[list[LintError], list[types.Diagnostic]]:
+    """``lint_diagnostics`` as the lint worker process runs it: the cyclic garbage collector off during the check,
+    then only what the check allocated collected.
+
+    The kept syntax trees are a few hundred thousand objects; a full collection that lands inside a check scans
+    them all and doubles its time. Here they are frozen out of the collector's sight after each check (they are
+    acyclic, and freed by reference counting when a document moves on), and the check's own cycles are collected
+    from the young generations at once. Only for a process that does nothing else: freezing is process-wide.
+    """
+    gc.disable()
+    try:
+        return lint_diagnostics(text, uri)
+    finally:
+        gc.collect(1)
+        gc.freeze()
+        gc.enable()
 
 
 def to_diagnostic(finding: LintError, lines: list[str]) -> types.Diagnostic:

@@ -24,7 +24,7 @@ from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcIn
 from pygls.lsp.server import LanguageServer
 
 from lsp_server import SERVER_NAME, __version__, commands
-from lsp_server.diagnostics import lint_diagnostics, quiet_worker
+from lsp_server.diagnostics import lint_diagnostics, quiet_worker, worker_lint
 from lsp_server.documents import DocumentState, PendingSequence, changed_line
 from lsp_server.inline import inline_item
 from lsp_server.model_host import ERROR, IDLE, LOADING, READY, CancelGroup, ModelHost
@@ -254,7 +254,7 @@ class EditSeqServer(LanguageServer):
                 if len(text) > MAX_LINT_CHARS:
                     findings, diagnostics = [], []
                 else:
-                    findings, diagnostics = await self.lint(text)
+                    findings, diagnostics = await self.lint(text, uri)
                 if uri in self.docs:
                     state.lint, state.lint_version = findings, version
                     self.text_document_publish_diagnostics(
@@ -266,21 +266,21 @@ class EditSeqServer(LanguageServer):
         finally:
             self._lint_running.discard(uri)
 
-    async def lint(self, text: str) -> tuple[list, list[types.Diagnostic]]:
+    async def lint(self, text: str, uri: str | None) -> tuple[list, list[types.Diagnostic]]:
         """Pyflakes in a worker process: in a thread it shares the GIL with the event loop and the decoding model
         thread, which measured twice as slow (benchmarks/lsp_latency.py); falls back to a thread if the process
-        cannot run."""
+        cannot run. The worker keeps each document's last check (by ``uri``) and re-checks only what changed."""
         loop = asyncio.get_running_loop()
         if self._lint_pool is None:
             self._lint_pool = ProcessPoolExecutor(
                 max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=quiet_worker
             )
         try:
-            return await loop.run_in_executor(self._lint_pool, lint_diagnostics, text)
+            return await loop.run_in_executor(self._lint_pool, worker_lint, text, uri)
         except (BrokenProcessPool, OSError) as exc:
             logger.warning("lint worker process failed (%s); linting in a thread", exc)
             self._lint_pool = None
-            return await asyncio.to_thread(lint_diagnostics, text)
+            return await asyncio.to_thread(lint_diagnostics, text, uri)
 
     # ---------------------------------------------------------------------------------- idle: history, prefetch
 
