@@ -127,11 +127,13 @@ def generate(
             if step == 0:
                 first_token_s = time.perf_counter() - started
             still = []
-            for position, index in enumerate(active):
+            # One conversion per step: indexing a tensor element by element costs microseconds per row.
+            for position, (index, token_id, token_logprob) in enumerate(
+                zip(active, token.tolist(), logprob.tolist(), strict=True)
+            ):
                 row = rows[index]
-                token_id = int(token[position])
                 row.ids.append(token_id)
-                row.logprobs.append(float(logprob[position]))
+                row.logprobs.append(token_logprob)
                 row.finish = _finish(row, token_id, loaded.diff_token_id, stop_ids, stop, tokenizer)
                 if on_token is not None:
                     _stream(row, index, tokenizer, on_token)
@@ -164,11 +166,12 @@ def _prefill(loaded: LoadedModel, prompt_ids: list[int]) -> tuple[Any, Any, int]
     Returns (logits, cache, number of prompt tokens that did not need a forward pass).
     """
     import torch
-    from transformers import DynamicCache
+
+    from model_runtime.kv_cache import growing_cache
 
     stored = loaded.prompt_cache
     reused = 0
-    cache = DynamicCache()
+    cache = growing_cache()
     if stored is not None:
         old_ids, old_cache, old_logits = stored
         reused = _common_prefix(old_ids, prompt_ids)
