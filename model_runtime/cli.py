@@ -22,6 +22,11 @@ THREADS_OPTION = typer.Option(
     None, "--threads", min=1, help="Torch threads (default: $EDITSEQ_THREADS, else half the cores)."
 )
 JSON_OPTION = typer.Option(False, "--json", help="Print JSON.")
+QUANTIZE_OPTION = typer.Option(
+    None,
+    "--quantize",
+    help="none, or int8: int8 Linear weights for faster CPU decoding (default: $EDITSEQ_QUANTIZE, else none).",
+)
 
 model_app = typer.Typer(help="Install and inspect the default model.", no_args_is_help=True)
 
@@ -83,7 +88,7 @@ def model_info(
         typer.echo("run `editseq model install` to install the base model")
 
 
-def _load(model: str | None, device: str, threads: int | None = None):
+def _load(model: str | None, device: str, threads: int | None = None, quantize: str | None = None):
     """The model named on the command line, else the installed default; exits with a clear message on failure."""
     from model_runtime import default_model
     from model_runtime.loading import ModelLoadError, load_model
@@ -94,7 +99,9 @@ def _load(model: str | None, device: str, threads: int | None = None):
     except ValueError as exc:
         _fail(str(exc))
     try:
-        return load_model(model, device=device) if model else default_model.load_default(device=device)
+        if model:
+            return load_model(model, device=device, quantize=quantize)
+        return default_model.load_default(device=device, quantize=quantize)
     except ModelLoadError as exc:
         _fail(str(exc))
 
@@ -123,13 +130,14 @@ def suggest_command(
     mode: str = typer.Option("whole", help="How the buffer is written in the prompt: whole or lintseq."),
     seed: int = SEED_OPTION,
     threads: int = THREADS_OPTION,
+    quantize: str = QUANTIZE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Print the validated next edits for FILE, best first."""
     from model_runtime.suggestions import suggest
 
     buffer = _read(file)
-    loaded = _load(model, device, threads)
+    loaded = _load(model, device, threads, quantize)
     try:
         result = suggest(
             loaded,
@@ -158,6 +166,7 @@ def _print_suggestions(result, loaded, k: int) -> None:
     console = Console(highlight=False)
     model = loaded.source + (f" + adapter {loaded.adapter}" if loaded.adapter else "")
     dtype = str(loaded.dtype).removeprefix("torch.")
+    dtype += ", int8 weights" if loaded.quantization == "int8" else ""
     console.print(f"[dim]model {model} ({loaded.device}, {dtype}, {torch.get_num_threads()} thread(s))[/dim]")
     if result.buffer_error:
         console.print(f"[red]{result.buffer_error}[/red]")
@@ -178,6 +187,7 @@ def _print_suggestions(result, loaded, k: int) -> None:
     console.print(
         f"[dim]{len(result.suggestions)} suggestion(s); dropped {result.dropped_malformed} malformed, "
         f"{result.dropped_invalid} adding errors, {result.duplicates} duplicate(s)"
+        + (f"; {result.recounted} hunk header(s) miscounted their lines" if result.recounted else "")
         + (
             f"; first token {timings.first_token_s:.2f} s, total {timings.total_s:.2f} s, "
             f"{timings.new_tokens} tokens at {timings.tokens_per_s:.1f} tokens/s"
@@ -199,6 +209,7 @@ def generate_command(
     max_new_tokens: int = typer.Option(512, min=1, help="Longest sequence, in tokens."),
     seed: int = SEED_OPTION,
     threads: int = THREADS_OPTION,
+    quantize: str = QUANTIZE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Write whole programs from an instruction as edit sequences; print each program and its step count."""
@@ -207,7 +218,7 @@ def generate_command(
     from model_runtime.suggestions import generate_sequences
 
     buffer = _read(start) if start else ""
-    loaded = _load(model, device, threads)
+    loaded = _load(model, device, threads, quantize)
     candidates = generate_sequences(
         loaded,
         instruction,

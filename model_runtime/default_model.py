@@ -156,7 +156,11 @@ def info(device: str = "auto") -> ModelInfo:
 
 
 def load_default(
-    *, device: str = "auto", dtype: str | None = "auto", with_adapter: bool = True
+    *,
+    device: str = "auto",
+    dtype: str | None = "auto",
+    with_adapter: bool = True,
+    quantize: str | None = None,
 ) -> LoadedModel:
     """Load the default model (base + adapter when present); raises ModelLoadError when the base is missing."""
     if not is_installed():
@@ -164,4 +168,4 @@ def load_default(
             f"the default model is not installed at {base_dir()}; run `editseq model install`"
         )
     adapter = adapter_dir() if with_adapter and adapter_installed() else None
-    return load_model(base_dir(), device=device, dtype=dtype, adapter=adapter)
+    return load_model(base_dir(), device=device, dtype=dtype, adapter=adapter, quantize=quantize)

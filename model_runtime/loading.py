@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # torch and transformers are imported lazily so that `editseq
     import torch
 
 HOME_ENV = "EDITSEQ_HOME"
+QUANTIZE_ENV = "EDITSEQ_QUANTIZE"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 # Chosen by measurement (benchmarks/suggest_latency.py, CPU dtype table; SmolLM2-135M + LintSeq adapter, 1 thread,
@@ -49,6 +50,8 @@ class LoadedModel:
     prompt_format: str = "plain"
     diff_token_id: int = -1
     eos_token_ids: tuple[int, ...] = ()
+    # "none", or "int8": Linear weights quantised per channel for CPU decoding (model_runtime.quantize).
+    quantization: str = "none"
     # (prompt token ids, KV cache, next-token logits) of the last prompt, so a repeated or extended prompt only
     # runs its new tokens; owned by model_runtime.generation.
     prompt_cache: Any = field(default=None, repr=False, compare=False)
@@ -101,6 +104,24 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:
     return value
 
 
+def resolve_quantize(quantize: str | None, device: str) -> str:
+    """``none`` or ``int8``. int8 needs a CPU device and torch's int8 kernel: asked for explicitly elsewhere it is an
+    error; asked for by ``$EDITSEQ_QUANTIZE`` (read when ``quantize`` is None) it applies where it can."""
+    from model_runtime.quantize import QUANTIZE_MODES, supported
+
+    from_env = quantize is None
+    name = (os.environ.get(QUANTIZE_ENV) or "none" if from_env else quantize).lower()
+    if name not in QUANTIZE_MODES:
+        raise ModelLoadError(f"unknown quantization {name!r}; choose one of {', '.join(QUANTIZE_MODES)}")
+    if name == "int8" and not supported(device):
+        if from_env:
+            return "none"
+        raise ModelLoadError(
+            f"int8 quantization runs on CPU only (with torch's int8 kernel), not on {device!r}"
+        )
+    return name
+
+
 _CACHE: dict[tuple, LoadedModel] = {}
 _CACHE_LOCK = threading.Lock()
 
@@ -114,22 +135,31 @@ def load_model(
     trust_remote_code: bool = False,
     merge_adapter: bool = True,
     reload: bool = False,
+    quantize: str | None = None,
 ) -> LoadedModel:
     """Load (or return the already loaded) model named by ``spec``.
 
     ``spec`` is a local HF directory, a ``.gguf`` file, or a hub id (which needs a reachable hub or a filled hub
     cache). ``adapter`` is a PEFT (LoRA) directory applied on top; it is merged into the weights for speed unless
-    ``merge_adapter`` is False. Raises ModelLoadError with a message that says what was looked for.
+    ``merge_adapter`` is False. ``quantize`` is ``none`` or ``int8`` (CPU only, see model_runtime.quantize);
+    None reads ``$EDITSEQ_QUANTIZE`` (default none). Raises ModelLoadError with a message that says what was
+    looked for.
     """
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
+    quantize = resolve_quantize(quantize, device)
     source = _source_key(spec)
     adapter_key = str(Path(adapter).expanduser().resolve()) if adapter else None
-    key = (source, device, str(torch_dtype), adapter_key, trust_remote_code, merge_adapter)
+    key = (source, device, str(torch_dtype), adapter_key, trust_remote_code, merge_adapter, quantize)
     with _CACHE_LOCK:
         if not reload and key in _CACHE:
             return _CACHE[key]
         loaded = _load_uncached(spec, device, torch_dtype, adapter_key, trust_remote_code, merge_adapter)
+        if quantize == "int8":
+            from model_runtime.quantize import quantize_int8
+
+            quantize_int8(loaded.model)
+            loaded.quantization = quantize
         _CACHE[key] = loaded
         return loaded
 

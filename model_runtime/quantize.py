@@ -1,0 +1,96 @@
+"""Int8 weight-only Linear layers for CPU decoding (opt-in: ``load_model(..., quantize="int8")``).
+
+Batch-1 decoding on a CPU is dominated by reading every weight once per token, so fewer bytes per weight is the
+lever. Each ``nn.Linear`` (the LM head included) is replaced by ``Int8Linear``: per-output-channel symmetric int8
+weights with a bf16 scale. Matmuls of a few rows (decode steps, k candidates) run ``torch._weight_int8pack_mm``
+(int8 weights, bf16 activations, 4x fewer bytes than fp32); matmuls of many rows (a prompt) run a bf16 copy of the
+same dequantised weights through oneDNN, which uses AMX/AVX512-bf16 where the CPU has them. Everything else
+(embeddings, norms, attention, the residual stream, the logits) stays in the model's dtype, so a Linear's only
+changes are its rounded weights and its bf16 input and output.
+
+Measured with ``benchmarks/suggest_latency.py`` (the quality and speed tables there); the choice stays opt-in.
+"""
+
+from __future__ import annotations
+
+QUANTIZE_MODES = ("none", "int8")
+# Up to this many rows the int8 kernel is faster than bf16 on a Sapphire Rapids core (4 rows: 1.1-1.6x); above it
+# oneDNN's bf16 GEMM wins (8 rows: 1.5-1.9x, a 300-token prompt: 3-15x).
+SMALL_ROWS = 4
+
+
+def _module_class():
+    import torch
+
+    class Int8Linear(torch.nn.Module):
+        """A Linear whose weight is int8 per output channel (scale in bf16); see the module docstring."""
+
+        def __init__(self, linear: torch.nn.Linear):
+            super().__init__()
+            weight = linear.weight.detach().float()
+            # The scale is rounded to bf16 first (the kernel takes it in the activations' dtype) and the weights
+            # are quantised against that rounded scale, so int8 * scale is the closest representable weight.
+            scales = (weight.abs().amax(dim=1).clamp(min=1e-12) / 127).to(torch.bfloat16)
+            quantised = torch.round(weight / scales.float()[:, None]).clamp(-127, 127).to(torch.int8)
+            self.in_features, self.out_features = linear.in_features, linear.out_features
+            self.register_buffer("weight_int8", quantised.contiguous())
+            self.register_buffer("scales", scales)
+            self.register_buffer(
+                "weight_bf16", (quantised.float() * scales.float()[:, None]).to(torch.bfloat16)
+            )
+            self.bias = None if linear.bias is None else torch.nn.Parameter(linear.bias.detach(), False)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            rows = x.numel() // self.in_features
+            flat = x.reshape(rows, self.in_features).to(torch.bfloat16)
+            if rows <= SMALL_ROWS:
+                out = torch._weight_int8pack_mm(flat, self.weight_int8, self.scales)
+            else:
+                out = torch.nn.functional.linear(flat, self.weight_bf16)
+            out = out.to(x.dtype).reshape(*x.shape[:-1], self.out_features)
+            return out if self.bias is None else out + self.bias
+
+        def extra_repr(self) -> str:
+            return f"in_features={self.in_features}, out_features={self.out_features}, int8 weights"
+
+    return Int8Linear
+
+
+_INT8_LINEAR = None
+
+
+def int8_linear_class():
+    """The ``Int8Linear`` module class (built on first use, so importing this module does not import torch)."""
+    global _INT8_LINEAR
+    if _INT8_LINEAR is None:
+        _INT8_LINEAR = _module_class()
+    return _INT8_LINEAR
+
+
+def supported(device: str) -> bool:
+    """Whether int8 weight-only decoding is available: CPU with torch's ``_weight_int8pack_mm`` kernel."""
+    import torch
+
+    return device.split(":")[0] == "cpu" and hasattr(torch, "_weight_int8pack_mm")
+
+
+def quantize_int8(model) -> int:
+    """Replace every ``nn.Linear`` of ``model`` (in place) by ``Int8Linear``; returns how many were replaced.
+
+    Tied weights are untied: the input embedding keeps its full-precision table, the LM head gets int8 rows.
+    """
+    import torch
+
+    linear_class = int8_linear_class()
+    targets = [
+        (parent, name, child)
+        for parent in model.modules()
+        for name, child in parent.named_children()
+        if type(child) is torch.nn.Linear
+    ]
+    for parent, name, child in targets:
+        setattr(parent, name, linear_class(child))
+    if getattr(model.config, "tie_word_embeddings", False):
+        # save_pretrained or resize_token_embeddings would try to tie the (now int8) head back to the embedding.
+        model.config.tie_word_embeddings = False
+    return len(targets)
