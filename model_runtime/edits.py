@@ -191,10 +191,17 @@ def prompt(instruction: str) -> str:
 
 
 def parse_hunk(
-    text: str, *, strict: bool = True, edit_index: int | None = None, hunk_index: int | None = None
+    text: str,
+    *,
+    strict: bool = True,
+    counts: bool = True,
+    edit_index: int | None = None,
+    hunk_index: int | None = None,
 ) -> Hunk:
     """Read one hunk (header and rows). Strict mode checks counts and row prefixes; lenient keeps the ``+`` rows.
 
+    ``counts=False`` makes strict mode trust the rows over the header's line counts (every row must still be a
+    ``+`` or ``-`` row): the reference resolver reads only a header's start line, never its counts.
     Raises EditFormatError when the header is unreadable (in both modes) or, in strict mode, when the body does not
     match the header.
     """
@@ -218,7 +225,7 @@ def parse_hunk(
                 edit_index=edit_index,
                 hunk_index=hunk_index,
             )
-    if strict and (len(added) != new_count or len(removed) != old_count):
+    if strict and counts and (len(added) != new_count or len(removed) != old_count):
         raise EditFormatError(
             f"header promises -{old_count} +{new_count} lines, body has -{len(removed)} +{len(added)}",
             edit_index=edit_index,
@@ -237,12 +244,17 @@ def split_hunks(edit_text: str) -> list[str]:
     return [chunk if i == 0 else "@@" + chunk for i, chunk in enumerate(text.split("\n@@"))]
 
 
-def parse_edit(edit_text: str, *, strict: bool = True, edit_index: int | None = None) -> Edit:
-    """Read one edit. Strict mode raises EditFormatError on any malformed hunk; lenient mode drops such hunks."""
+def parse_edit(
+    edit_text: str, *, strict: bool = True, counts: bool = True, edit_index: int | None = None
+) -> Edit:
+    """Read one edit. Strict mode raises EditFormatError on any malformed hunk; lenient mode drops such hunks.
+
+    ``counts=False``: strict about rows, but a header's line counts need not match them (see ``parse_hunk``).
+    """
     hunks = []
     for i, chunk in enumerate(split_hunks(edit_text)):
         try:
-            hunks.append(parse_hunk(chunk, strict=strict, edit_index=edit_index, hunk_index=i))
+            hunks.append(parse_hunk(chunk, strict=strict, counts=counts, edit_index=edit_index, hunk_index=i))
         except EditFormatError:
             if strict:
                 raise

@@ -8,6 +8,7 @@ dropped and counted, never raised. ``validate`` is the pure core (text in, sugge
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -83,6 +84,8 @@ class SuggestResult:
     dropped_invalid: int = 0
     duplicates: int = 0
     timings: Timings | None = None
+    # Candidates whose hunk headers miscounted their + rows, read by their rows (see ``read_edit``).
+    recounted: int = 0
 
     def as_dict(self) -> dict:
         return {
@@ -91,6 +94,7 @@ class SuggestResult:
             "dropped_malformed": self.dropped_malformed,
             "dropped_invalid": self.dropped_invalid,
             "duplicates": self.duplicates,
+            "recounted": self.recounted,
             "timings": self.timings.as_dict() if self.timings else None,
         }
 
@@ -167,15 +171,16 @@ def validate(
     if error:
         return SuggestResult([], error, timings=timings)
     before = lint.errors(buffer)
-    malformed = invalid = duplicates = 0
+    malformed = invalid = duplicates = recounted = 0
     best: dict[tuple[str, ...], Suggestion] = {}
     for text, score in outputs:
         try:
-            edit = parse_edit(text)
+            edit, text, miscounted = read_edit(text)
             placements, program = placements_for(buffer, edit)
         except (EditFormatError, EditApplyError):
             malformed += 1
             continue
+        recounted += miscounted
         if not edit.added_lines or lint.new_errors(
             before, lint.errors(program), before_text=buffer, after_text=program
         ):
@@ -188,7 +193,22 @@ def validate(
                 continue
         best[key] = Suggestion(text, edit, placements, program, score, timings)
     ranked = sorted(best.values(), key=lambda s: s.score, reverse=True)
-    return SuggestResult(ranked, None, malformed, invalid, duplicates, timings)
+    return SuggestResult(ranked, None, malformed, invalid, duplicates, timings, recounted)
+
+
+def read_edit(text: str) -> tuple[Edit, str, bool]:
+    """Parse one generated edit: (edit, its text, whether its headers miscounted their rows).
+
+    Every row must be a ``+`` row under a readable header (else EditFormatError). A header whose line count does
+    not match its rows is read by its rows, as the reference resolver reads every hunk (it uses only the start
+    line); such an edit's text is rendered again with the right counts, so that logs and training data made from
+    it are well-formed.
+    """
+    try:
+        return parse_edit(text), text, False
+    except EditFormatError:
+        edit = parse_edit(text, counts=False)
+        return edit, edit.render(), True
 
 
 def head_for(loaded: LoadedModel) -> Callable[[str], str]:
@@ -243,14 +263,7 @@ def suggest(
     truncated = sum(1 for c in result.candidates if c.finish == "length")
     validated = validate(buffer, outputs, result.timings)
     # An edit cut off by max_new_tokens is malformed output too: it never reached its end.
-    return SuggestResult(
-        validated.suggestions,
-        validated.buffer_error,
-        validated.dropped_malformed + truncated,
-        validated.dropped_invalid,
-        validated.duplicates,
-        result.timings,
-    )
+    return dataclasses.replace(validated, dropped_malformed=validated.dropped_malformed + truncated)
 
 
 def replay(start: str, sequence_text: str, score: float = 0.0) -> SequenceCandidate:

@@ -86,6 +86,20 @@ def test_malformed_output_is_dropped_and_counted_never_raised():
     assert result.dropped_malformed == 4
 
 
+def test_a_hunk_header_that_miscounts_its_rows_is_read_by_its_rows_and_rendered_right():
+    buffer = "def f(xs):\n    total = 0\n    return total"
+    miscounted = "@@ -2,0 +3 @@\n+    for x in xs:\n+        total += x"
+    result = validate(
+        buffer, [(miscounted, -0.5), ("@@ -2,0 +3 @@\n+    for x in xs:\n    total += x", -0.6)]
+    )
+    (suggestion,) = result.suggestions
+    assert suggestion.placements == (Placement(2, ("    for x in xs:", "        total += x")),)
+    assert suggestion.edit_text == "@@ -2,0 +3,2 @@\n+    for x in xs:\n+        total += x"
+    assert parse_edit(suggestion.edit_text).added_lines == 2
+    # A row that is not a + row is still malformed: only the header's counts are read leniently.
+    assert (result.recounted, result.dropped_malformed) == (1, 1)
+
+
 def test_output_cut_off_by_the_token_limit_counts_as_malformed(loaded):
     result = suggest(
         loaded, KNOWN_STATES[2], instruction=KNOWN_INSTRUCTION, k=2, temperature=0, max_new_tokens=10
