@@ -29,3 +29,15 @@ def test_nucleus_matches_the_full_sort_for_flat_and_peaked_distributions(seed, v
     torch.testing.assert_close(
         _nucleus(scaled, top_p), full_sort_nucleus(scaled, top_p), atol=1e-6, rtol=1e-5
     )
+
+
+def test_sampling_draws_from_the_nucleus_with_its_probabilities():
+    from model_runtime.generation import _sample
+
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05] + [0.0] * 96]) + 1e-12)
+    generator = torch.Generator().manual_seed(0)
+    draws = torch.cat([_sample(logits.expand(50, -1), 1.0, 0.9, generator)[0] for _ in range(200)])
+    counts = torch.bincount(draws, minlength=100).float() / len(draws)
+    # The nucleus at 0.9 is the first three tokens, renormalised: 0.5/0.95, 0.3/0.95, 0.15/0.95.
+    assert set(draws.tolist()) <= {0, 1, 2}
+    torch.testing.assert_close(counts[:3], torch.tensor([0.5, 0.3, 0.15]) / 0.95, atol=0.02, rtol=0)
