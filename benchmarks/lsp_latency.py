@@ -10,7 +10,8 @@ Prints one table:
   ``LINT_DEBOUNCE_S``, not a setting) only delays a change that arrives while a lint of the same document still
   runs; every change here waits for its diagnostics and a 50 ms pause, so none is debounced. Rows, in one run: the
   server as it is (incremental lint in its worker process), the same server checking every change in full (the
-  "before"), and both lint paths alone in this process (no server, no IPC);
+  "before"), the server with the model loaded and prefetching when each edit arrives, and both lint paths alone
+  in this process (no server, no IPC; benchmarks/diagnostics_breakdown.py splits them into stages);
 - server RSS before and after a storm of didChange notifications, for EditSeq's protocol against stock pygls 2
   (whose ``_request_futures`` keeps one Future per notification: the baseline).
 
@@ -195,23 +196,26 @@ def lint_in_process(runs: int, *, incremental: bool) -> list[float]:
     return times
 
 
-async def diagnostics(runs: int, *, server: str | None = None) -> list[float]:
+async def diagnostics(runs: int, *, server: str | None = None, model: str | None = None) -> list[float]:
+    """Diagnostics round trips for one-line edits of BIG_FILE. With ``model``, the model is loaded and prefetches
+    after 20 ms of idleness, and each edit comes 100 ms after the last diagnostics: it lands while a suggestion is
+    being generated on the server's model thread (the edit cancels it)."""
     client = Client()
-    settings = {"editseq": {"modelPath": "/nonexistent", "prefetch": False, "logging": False}}
-    await client.start(settings, server=server)
+    settings = {"modelPath": model or "/nonexistent", "prefetch": bool(model), "idleMs": 20, "logging": False}
+    await client.start({"editseq": settings}, server=server)
     try:
         uri = "file:///bench/big.py"
         client.open(uri, BIG_FILE)
         while (uri, 1) not in client.diagnostics_at:
             await asyncio.sleep(0.001)
-        # The server imports torch on its model thread while it fails to load /nonexistent (seconds of CPU):
-        # measure after that, as a user editing for a while would see.
-        await client.wait_status(lambda s: s["state"] == "error")
+        # The server imports torch on its model thread while it loads the model, or fails to load /nonexistent
+        # (seconds of CPU): measure after that, as a user editing for a while would see.
+        await client.wait_status(lambda s: s["state"] in ("ready", "error"))
         times = []
         for run in range(runs):
             _, line, text = edited(run)
             times.append(await client.diagnostics_ms(uri, line, text))
-            await asyncio.sleep(0.05)  # a user pauses between edits; a storm is the next measurement
+            await asyncio.sleep(0.1 if model else 0.05)  # a user pauses between edits
         return times
     finally:
         await client.stop()
@@ -270,6 +274,8 @@ async def main() -> None:
     )
     before = percentiles(await diagnostics(args.runs, server=FULL_LINT_SERVER))
     rows.append(("  before: the server linting in full (ms)", *before, "same edits"))
+    busy = percentiles(await diagnostics(args.runs, model=model))
+    rows.append(("  while the model prefetches (ms)", *busy, "same edits, model loaded"))
     alone = percentiles(lint_in_process(args.runs, incremental=True))
     rows.append(("  incremental lint alone, no server (ms)", *alone, "same edits"))
     baseline = percentiles(lint_in_process(args.runs, incremental=False))

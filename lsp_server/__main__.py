@@ -6,6 +6,8 @@ import argparse
 import logging
 import sys
 
+SWITCH_INTERVAL_S = 0.001
+
 
 def parse_address(value: str) -> tuple[str, int]:
     """``HOST:PORT`` (or ``:PORT`` for localhost) as a (host, port) pair."""
@@ -37,6 +39,11 @@ def main(argv: list[str] | None = None) -> None:
     # pygls logs every message body at INFO; on a 5,000-line file that is most of the CPU time.
     logging.getLogger("pygls").setLevel(logging.DEBUG if args.verbose > 1 else logging.WARNING)
 
+    # The event loop shares the GIL with the model thread, whose suggestion validation runs pyflakes in Python for
+    # a tenth of a second at a time on a big buffer: hand the GIL over every millisecond instead of every five, or
+    # each message the loop reads or writes meanwhile waits up to 5 ms (benchmarks/lsp_latency.py, diagnostics
+    # while the model prefetches).
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     from lsp_server.server import server
 
     if args.tcp:

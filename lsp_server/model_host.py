@@ -8,6 +8,7 @@ idle -> loading -> ready | error; ``reload`` starts over from the current settin
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from collections.abc import Callable
@@ -23,13 +24,27 @@ IDLE, LOADING, READY, ERROR = "idle", "loading", "ready", "error"
 def load_for(settings: Settings) -> Any:
     """Load the model the settings name: ``modelPath``, else the installed default (base + LintSeq adapter)."""
     limit_torch_threads()
-    if settings.model_path:
-        from model_runtime.loading import load_model
+    try:
+        if settings.model_path:
+            from model_runtime.loading import load_model
 
-        return load_model(settings.model_path, device=settings.device)
-    from model_runtime.default_model import load_default
+            return load_model(settings.model_path, device=settings.device)
+        from model_runtime.default_model import load_default
 
-    return load_default(device=settings.device)
+        return load_default(device=settings.device)
+    finally:
+        freeze_heap()
+
+
+def freeze_heap() -> None:
+    """Move everything alive now (torch, transformers, the model: over a million objects) out of the cyclic
+    garbage collector's sight. Otherwise every full collection scans it all, and a full collection triggered by
+    pyflakes in a suggestion's validation stalls the whole server, event loop included, for a tenth of a second
+    and more (benchmarks/lsp_latency.py, diagnostics while the model prefetches). Unfrozen first, so that a model
+    replaced by a reload is collected rather than kept frozen."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 class ModelHost:
