@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.lsp_latency import edited  # noqa: E402
-from lsp_server.diagnostics import quiet_worker, to_diagnostic  # noqa: E402
+from lsp_server.diagnostics import frozen_after, quiet_worker, to_diagnostic  # noqa: E402
 from lsp_server.incremental_lint import IncrementalLint  # noqa: E402
 from model_runtime.lint import check, check_tree, parse  # noqa: E402
 
@@ -97,14 +97,9 @@ def full(text: str) -> list:
 
 
 def uncollected(fn: Callable[[str], object], text: str) -> object:
-    """``fn(text)`` under the lint worker's collector policy (lsp_server.diagnostics.worker_lint)."""
-    gc.disable()
-    try:
+    """``fn(text)`` under the lint worker's collector policy."""
+    with frozen_after():
         return fn(text)
-    finally:
-        gc.collect(1)
-        gc.freeze()
-        gc.enable()
 
 
 def to_lsp(text: str, found: list) -> list:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 
 from lsprotocol import types
 
@@ -42,17 +44,24 @@ def _incremental(uri: str, text: str) -> list[LintError]:
 
 
 def worker_lint(text: str, uri: str | None = None) -> tuple[list[LintError], list[types.Diagnostic]]:
-    """``lint_diagnostics`` as the lint worker process runs it: the cyclic garbage collector off during the check,
-    then only what the check allocated collected.
+    """``lint_diagnostics`` as the lint worker process runs it (under ``frozen_after``)."""
+    with frozen_after():
+        return lint_diagnostics(text, uri)
+
+
+@contextlib.contextmanager
+def frozen_after() -> Iterator[None]:
+    """The cyclic garbage collector off inside, then only what was allocated inside collected, and the survivors
+    frozen out of the collector's sight.
 
     The kept syntax trees are a few hundred thousand objects; a full collection that lands inside a check scans
-    them all and doubles its time. Here they are frozen out of the collector's sight after each check (they are
-    acyclic, and freed by reference counting when a document moves on), and the check's own cycles are collected
-    from the young generations at once. Only for a process that does nothing else: freezing is process-wide.
+    them all and doubles its time. Frozen, they are never scanned again (they are acyclic, and freed by reference
+    counting when a document moves on), and a check's own cycles are collected from the young generations at once.
+    Only for a process that does nothing else, like the lint worker: freezing is process-wide.
     """
     gc.disable()
     try:
-        return lint_diagnostics(text, uri)
+        yield
     finally:
         gc.collect(1)
         gc.freeze()
