@@ -19,12 +19,13 @@ from model_runtime.edits import (
     Edit,
     EditApplyError,
     EditFormatError,
+    diff_states,
     normalise,
     parse_edit,
 )
 from model_runtime.generation import CancelFlag, Timings, generate
 from model_runtime.loading import LoadedModel
-from model_runtime.prompts import build_prompt, plain_head
+from model_runtime.prompts import build_prompt, plain_head, without_lines
 
 __all__ = [
     "Placement",
@@ -157,29 +158,56 @@ def placements_for(buffer: str, edit: Edit) -> tuple[tuple[Placement, ...], str]
             placements[-1] = Placement(at, placements[-1].lines + hunk.added)
         else:
             placements.append(Placement(at, hunk.added))
-    result = list(lines) if buffer.strip() else []
+    ordered = tuple(sorted(placements, key=lambda p: p.line))
+    return ordered, insert_placements(buffer, ordered)
+
+
+def insert_placements(buffer: str, placements: Sequence[Placement]) -> str:
+    """``buffer`` with each placement's lines inserted before its (0-based, original) line."""
+    result = buffer.split("\n") if buffer.strip() else []
     for placement in sorted(placements, key=lambda p: p.line, reverse=True):
         result[placement.line : placement.line] = placement.lines
-    return tuple(sorted(placements, key=lambda p: p.line)), "\n".join(result)
+    return "\n".join(result)
+
+
+def unhide(buffer: str, hidden: Sequence[int], placements: Sequence[Placement]) -> tuple[Placement, ...]:
+    """Placements made against ``buffer`` without its lines ``hidden``, moved to ``buffer``'s own lines."""
+    drop = set(hidden)
+    shown = [i for i in range(len(buffer.split("\n"))) if i not in drop]
+    end = len(buffer.split("\n"))
+    return tuple(Placement(shown[p.line] if p.line < len(shown) else end, p.lines) for p in placements)
 
 
 def validate(
-    buffer: str, outputs: Sequence[tuple[str, float]], timings: Timings | None = None
+    buffer: str,
+    outputs: Sequence[tuple[str, float]],
+    timings: Timings | None = None,
+    hidden: Sequence[int] = (),
 ) -> SuggestResult:
-    """Turn model outputs ``(edit text, score)`` into validated, deduplicated suggestions, best first."""
+    """Turn model outputs ``(edit text, score)`` into validated, deduplicated suggestions, best first.
+
+    ``hidden``: 0-based lines of ``buffer`` the prompt left out (``Prompt.hidden``); the outputs count lines
+    without them. Each suggestion's edit text and placements are then given against ``buffer`` itself.
+    """
     error = buffer_error(buffer)
     if error:
         return SuggestResult([], error, timings=timings)
     before = lint.errors(buffer)
+    shown = without_lines(buffer, hidden) if hidden else buffer
     malformed = invalid = duplicates = recounted = 0
     best: dict[tuple[str, ...], Suggestion] = {}
     for text, score in outputs:
         try:
             edit, text, miscounted = read_edit(text)
-            placements, program = placements_for(buffer, edit)
+            placements, program = placements_for(shown, edit)
         except (EditFormatError, EditApplyError):
             malformed += 1
             continue
+        if hidden:
+            placements = unhide(buffer, hidden, placements)
+            program = insert_placements(buffer, placements)
+            text = diff_states(buffer, program)
+            edit = parse_edit(text)
         recounted += miscounted
         if not edit.added_lines or lint.new_errors(
             before, lint.errors(program), before_text=buffer, after_text=program
@@ -261,7 +289,7 @@ def suggest(
     )
     outputs = [(c.text, c.mean_logprob) for c in result.candidates if c.finish != "length"]
     truncated = sum(1 for c in result.candidates if c.finish == "length")
-    validated = validate(buffer, outputs, result.timings)
+    validated = validate(buffer, outputs, result.timings, prompt.hidden)
     # An edit cut off by max_new_tokens is malformed output too: it never reached its end.
     return dataclasses.replace(validated, dropped_malformed=validated.dropped_malformed + truncated)
 

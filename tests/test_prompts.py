@@ -73,6 +73,36 @@ def test_instruction_is_the_enclosing_functions_header_and_docstring():
     assert derive_instruction(buffer, 5) == '@cache\ndef f(x):\n    """Do it."""'
 
 
+DOCUMENTED = 'import os\n\n\ndef f(xs):\n    """Sum xs,\n    twice."""\n    total = 0\n    return total\n'
+
+
+def test_a_derived_functions_docstring_is_left_out_of_the_buffer_as_in_training():
+    prompt = build_prompt(DOCUMENTED, line=6)
+    assert prompt.instruction == 'def f(xs):\n    """Sum xs,\n    twice."""'
+    assert prompt.hidden == (4, 5)
+    assert prompt.buffer == "import os\n\n\ndef f(xs):\n    total = 0\n    return total"
+    assert build_prompt(DOCUMENTED, line=6, instruction=prompt.instruction).hidden == (4, 5)
+    # Given another instruction, or asked not to, the prompt shows the buffer as it is.
+    assert build_prompt(DOCUMENTED, line=6, instruction="Sum.").hidden == ()
+    assert build_prompt(DOCUMENTED, line=6, hide_docstring=False).hidden == ()
+
+
+def test_recent_edits_are_written_without_the_hidden_docstring_too():
+    before = DOCUMENTED.replace("    total = 0\n", "")
+    history = [diff_states(before, DOCUMENTED)]
+    prompt = build_prompt(DOCUMENTED, line=6, history=history)
+    assert prompt.hidden == (4, 5)
+    assert prompt.edits == (
+        "@@ -0,0 +1,5 @@\n+import os\n+\n+\n+def f(xs):\n+    return total",
+        "@@ -4,0 +5 @@\n+    total = 0",
+    )
+
+
+def test_a_docstring_sharing_a_line_with_code_stays_in_the_buffer():
+    assert build_prompt('def f():\n    """Doc."""; x = 1\n    return x', line=2).hidden == ()
+    assert build_prompt('def f(): """Doc."""', line=0).hidden == ()
+
+
 def test_instruction_falls_back_to_the_module_docstring():
     assert derive_instruction('"""Tools for sums."""\n\ndef f():\n    pass\n', 3) == "Tools for sums."
 

@@ -100,6 +100,25 @@ def test_a_hunk_header_that_miscounts_its_rows_is_read_by_its_rows_and_rendered_
     assert (result.recounted, result.dropped_malformed) == (1, 1)
 
 
+def test_edits_written_without_the_hidden_docstring_are_placed_and_rendered_against_the_buffer():
+    buffer = 'def f(xs):\n    """Sum of squares."""\n    total = 0\n    return total'
+    # The prompt showed "def f(xs):\n    total = 0\n    return total": the edit inserts before its line 3.
+    result = validate(
+        buffer, [("@@ -2,0 +3,2 @@\n+    for x in xs:\n+        total += x * x", -0.1)], hidden=(1,)
+    )
+    (suggestion,) = result.suggestions
+    assert suggestion.placements == (Placement(3, ("    for x in xs:", "        total += x * x")),)
+    assert suggestion.edit_text == "@@ -3,0 +4,2 @@\n+    for x in xs:\n+        total += x * x"
+    assert suggestion.program.splitlines()[1:4] == [
+        '    """Sum of squares."""',
+        "    total = 0",
+        "    for x in xs:",
+    ]
+    # An edit right after the def line goes after the docstring, never inside it.
+    result = validate(buffer, [("@@ -1,0 +2 @@\n+    total = 1", -0.1)], hidden=(1,))
+    assert result.suggestions[0].placements == (Placement(2, ("    total = 1",)),)
+
+
 def test_output_cut_off_by_the_token_limit_counts_as_malformed(loaded):
     result = suggest(
         loaded, KNOWN_STATES[2], instruction=KNOWN_INSTRUCTION, k=2, temperature=0, max_new_tokens=10

@@ -169,12 +169,14 @@ DOC_TITLE = "Insert 2 lines at 4: for x in xs:"
 
 def build_lsp_model(out_dir):
     """The tiny test model, also trained to continue DOC_BUFFER (prompted as the server prompts) with DOC_NEXT_LINES."""
-    from model_runtime.edits import diff_states, edits_from_states, render_sequence
-    from model_runtime.prompts import derive_instruction
+    from model_runtime.edits import diff_states, render_sequence
+    from model_runtime.prompts import build_prompt, without_lines
     from tests.support import tiny_model
 
-    whole = edits_from_states(["", DOC_BUFFER])
-    text = render_sequence(
-        derive_instruction(DOC_BUFFER, DOC_LINE), [*whole, diff_states(DOC_BUFFER, DOC_PROGRAM)]
-    )
-    return tiny_model.build(out_dir, [*tiny_model.known_texts(), text + tiny_model.EOS])
+    # The server's prompt leaves the docstring (now the instruction) out of the buffer, as training data does.
+    prompt = build_prompt(DOC_BUFFER, line=DOC_LINE)
+    next_edit = diff_states(prompt.buffer, without_lines(DOC_PROGRAM, prompt.hidden))
+    text = render_sequence(prompt.instruction, [*prompt.edits, next_edit])
+    # Only the known sequence itself: the known texts' whole-buffer variant starts its first edit like this text
+    # (three lines of the same function), and the server samples whole sequences at temperature 0.8.
+    return tiny_model.build(out_dir, [tiny_model.known_texts()[0], text + tiny_model.EOS])
