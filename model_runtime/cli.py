@@ -181,12 +181,13 @@ def _print_suggestions(result, loaded, k: int) -> None:
         # Say why, so an early or mismatched model is told apart from a buffer that admits no valid next edit.
         console.print(
             f"[yellow]no valid suggestion[/yellow] among {k} candidate(s): {result.dropped_malformed} were not a "
-            f"well-formed insertion diff for this buffer, {result.dropped_invalid} added pyflakes errors"
+            f"well-formed insertion diff for this buffer, {result.dropped_invalid} added pyflakes errors or "
+            "unreachable code"
         )
     timings = result.timings
     console.print(
         f"[dim]{len(result.suggestions)} suggestion(s); dropped {result.dropped_malformed} malformed, "
-        f"{result.dropped_invalid} adding errors, {result.duplicates} duplicate(s)"
+        f"{result.dropped_invalid} adding errors or unreachable code, {result.duplicates} duplicate(s)"
         + (f"; {result.recounted} hunk header(s) miscounted their lines" if result.recounted else "")
         + (
             f"; first token {timings.first_token_s:.2f} s, total {timings.total_s:.2f} s, "

@@ -8,6 +8,7 @@ dropped and counted, never raised. ``validate`` is the pure core (text in, sugge
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -209,8 +210,10 @@ def validate(
             text = diff_states(buffer, program)
             edit = parse_edit(text)
         recounted += miscounted
-        if not edit.added_lines or lint.new_errors(
-            before, lint.errors(program), before_text=buffer, after_text=program
+        if (
+            not edit.added_lines
+            or lint.new_errors(before, lint.errors(program), before_text=buffer, after_text=program)
+            or adds_unreachable_code(program, placements)
         ):
             invalid += 1
             continue
@@ -222,6 +225,34 @@ def validate(
         best[key] = Suggestion(text, edit, placements, program, score, timings)
     ranked = sorted(best.values(), key=lambda s: s.score, reverse=True)
     return SuggestResult(ranked, None, malformed, invalid, duplicates, timings, recounted)
+
+
+_TERMINAL = (ast.Return, ast.Raise, ast.Break, ast.Continue)
+
+
+def adds_unreachable_code(program: str, placements: Sequence[Placement]) -> bool:
+    """Whether any line the placements inserted into ``program`` lies in a statement that follows a return, raise,
+    break or continue of its own block: code that can never run is no useful next edit, though pyflakes allows it
+    (the early default model often appends a loop after the function's ``return``)."""
+    try:
+        tree = ast.parse(program)
+    except SyntaxError:
+        return False
+    dead: set[int] = set()  # 0-based lines
+    for node in ast.walk(tree):
+        for block in (getattr(node, name, None) for name in ("body", "orelse", "finalbody")):
+            if not isinstance(block, list):
+                continue
+            cut = next((i for i, statement in enumerate(block) if isinstance(statement, _TERMINAL)), None)
+            for statement in block[cut + 1 :] if cut is not None else ():
+                dead.update(range(statement.lineno - 1, statement.end_lineno))
+    shift = 0
+    for placement in sorted(placements, key=lambda p: p.line):
+        start = placement.line + shift
+        if dead.intersection(range(start, start + len(placement.lines))):
+            return True
+        shift += len(placement.lines)
+    return False
 
 
 def read_edit(text: str) -> tuple[Edit, str, bool]:

@@ -119,6 +119,16 @@ def test_edits_written_without_the_hidden_docstring_are_placed_and_rendered_agai
     assert result.suggestions[0].placements == (Placement(2, ("    total = 1",)),)
 
 
+def test_an_edit_that_only_adds_unreachable_code_is_dropped_as_invalid():
+    buffer = "def f(xs):\n    total = 0\n    return total\n\n\nprint(f([]))"
+    after_return = ("@@ -3,0 +4,2 @@\n+    for x in xs:\n+        total += x", -0.1)
+    before_return = ("@@ -2,0 +3,2 @@\n+    for x in xs:\n+        total += x", -0.2)
+    module_level = ("@@ -6,0 +7 @@\n+print(f([1]))", -0.3)
+    result = validate(buffer, [after_return, before_return, module_level])
+    assert [s.placements[0].line for s in result.suggestions] == [2, 6]
+    assert result.dropped_invalid == 1
+
+
 def test_output_cut_off_by_the_token_limit_counts_as_malformed(loaded):
     result = suggest(
         loaded, KNOWN_STATES[2], instruction=KNOWN_INSTRUCTION, k=2, temperature=0, max_new_tokens=10
