@@ -28,7 +28,8 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 # Chosen by measurement (benchmarks/suggest_latency.py, CPU dtype table; SmolLM2-135M + LintSeq adapter, 1 thread,
 # Xeon with AMX): bf16 greedy-decodes batch 1 no faster than fp32 (11.4 vs 12.8 tokens/s) and batch 4 1.45x
 # faster (44.5 vs 30.6), but its greedy output agreed with fp32's on 0 of 5 prompts (4% of tokens before the first
-# difference), so CPU stays fp32. On GPUs half precision is both faster and good enough.
+# difference), so CPU stays fp32. On GPUs half precision is both faster and good enough. Faster CPU decoding is the
+# opt-in int8 weight-only mode (``quantize="int8"``, model_runtime.quantize), measured in the same benchmark.
 DEFAULT_DTYPES = {"cpu": "float32", "cuda": "bfloat16", "mps": "float16"}
 
 
