@@ -17,8 +17,10 @@ from model_runtime.lint import SYNTAX_ERROR, LintError, check
 
 SOURCE = "editseq"
 _WORD = re.compile(r"\w+")
-# Documents whose last check is kept for the next one (the rest are checked from scratch when they come back).
+# Documents whose last check is kept for the next one (the rest are checked from scratch when they come back), and
+# the largest kept: a check keeps the document's syntax trees, some 40 MB for a million characters.
 KEPT_DOCUMENTS = 8
+KEPT_MAX_CHARS = 1_000_000
 _kept: OrderedDict[str, IncrementalLint] = OrderedDict()
 _kept_lock = threading.Lock()
 
@@ -29,7 +31,7 @@ def lint_diagnostics(text: str, uri: str | None = None) -> tuple[list[LintError]
     With ``uri``, the check reuses what did not change since that document's last check (``IncrementalLint``:
     the same findings as a full check, in a fraction of the time after a small edit).
     """
-    findings = check(text) if uri is None else _incremental(uri, text)
+    findings = check(text) if uri is None or len(text) > KEPT_MAX_CHARS else _incremental(uri, text)
     lines = text.split("\n")
     return findings, [to_diagnostic(f, lines) for f in findings]
 

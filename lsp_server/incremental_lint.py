@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import inspect
+import logging
 import re
 import sys
 from collections.abc import Callable
@@ -35,6 +36,7 @@ from pyflakes import messages as _messages
 
 from model_runtime.lint import LintError, _Checker, _from_message, check, parse, syntax_error
 
+logger = logging.getLogger(__name__)
 # Checked in full, without reuse: deferred work that rebinds module names (not worth recording), other line
 # endings than \n (the cut into lines must be the parser's), and the one __future__ import that changes the grammar.
 _UNSUPPORTED_WORDS = ("global", "nonlocal", "barry_as_FLUFL", "\r")  # a quick test before the exact one
@@ -379,6 +381,7 @@ class IncrementalLint:
         self.units: list[Unit] | None = None  # of ``lines``; None when they did not parse
         self.last_hits = 0  # units replayed by the last check
         self.last_parsed = 0  # lines parsed by the last check
+        self.failures = 0  # checks where the incremental path raised (and a full check answered): a bug
 
     def check(self, text: str) -> list[LintError]:
         self.last_hits = 0
@@ -398,6 +401,11 @@ class IncrementalLint:
         try:
             result = _IncrementalChecker(tree, units, self.memo)
         except _Fallback:
+            self._forget()
+            return check(text)
+        except Exception:  # a case this module did not foresee: the full check is always right
+            logger.warning("incremental lint failed; checking in full", exc_info=True)
+            self.failures += 1
             self._forget()
             return check(text)
         memo = {units[unit].text: entry for unit, entry in result.hits.items()}

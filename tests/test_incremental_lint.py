@@ -99,6 +99,7 @@ def test_same_findings_as_a_full_check_after_random_edits(case: tuple[str, list[
     assert lint.check(_source(name)) == check(_source(name))
     for text in texts:
         assert lint.check(text) == check(text)
+    assert lint.failures == 0
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -107,6 +108,7 @@ def test_unchanged_module_replays_every_unit_with_deferred_work(name: str) -> No
     first = lint.check(_source(name))
     again = lint.check(_source(name))
     assert again == first == check(_source(name))
+    assert lint.failures == 0
     if lint.units is not None:  # (modules with `global` are always checked in full)
         assert lint.last_hits == len(lint.memo) > 0
         assert lint.last_parsed == 0
