@@ -11,6 +11,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
+from lsp_server.diagnostics import lint_diagnostics
 from tests.clients.lsp_session import (
     URI,
     change,
@@ -60,6 +61,35 @@ async def test_incremental_change_updates_diagnostics(client: LanguageClient):
     assert [d.code for d in await diagnostics_for(client, 1)] == ["UndefinedName"]
     change(client, 2, 0, 0, "y = 2\n")  # define y above its use
     assert list(await diagnostics_for(client, 2)) == []
+
+
+async def test_diagnostics_after_edits_equal_a_full_check_of_the_edited_buffer(client: LanguageClient):
+    # The worker keeps the document's last check and re-checks only what an edit touched: after edits that drop
+    # the only use of an import, shadow it, add an error, and shift every line below, the published diagnostics
+    # must still be exactly a full pyflakes run's on the client's copy of the buffer.
+    functions = "".join(f"def f{i}(x):\n    y = x + {i}\n    return y\n\n\n" for i in range(40))
+    open_doc(client, "import os\n\n\ndef uses():\n    return os.sep\n\n\n" + functions)
+    assert list(await diagnostics_for(client, 1)) == []
+    # uses() stops using os; f3 shadows it with a loop variable; f6 uses an undefined name; all lines move down.
+    edits = [
+        (4, "    return 1\n#"),
+        (24, "    for os in range(2): pass\n"),
+        (40, "    print(missing)\n"),
+        (0, "\n"),
+    ]
+    for version, (line, text) in enumerate(edits, start=2):
+        change(client, version, line, 0, text)
+        diagnostics = await diagnostics_for(client, version)
+        expected = lint_diagnostics(client.documents[URI][1])[1]
+        assert [(d.code, d.range, d.message) for d in diagnostics] == [
+            (d.code, d.range, d.message) for d in expected
+        ]
+    assert [(d.code, d.range.start.line) for d in diagnostics] == [
+        ("UnusedImport", 1),
+        ("ImportShadowedByLoopVar", 25),
+        ("UndefinedName", 41),
+    ]
+    assert diagnostics[1].message == "import 'os' from line 2 shadowed by loop variable"
 
 
 async def test_a_buffer_that_does_not_parse_gets_one_syntax_error(client: LanguageClient):
