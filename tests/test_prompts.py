@@ -4,7 +4,7 @@ instructions."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from model_runtime import lint
@@ -117,7 +117,9 @@ _line = st.sampled_from(
 )
 
 
-@settings(max_examples=60, deadline=None)
+# Random lines often make a syntax error, which assume() filters out; on a loaded machine the health check then
+# fails the test now and then (seen once in a full run), though enough programs remain.
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(st.lists(_line, min_size=1, max_size=8))
 def test_lintseq_states_end_at_the_program_and_add_no_errors(lines):
     program = "\n".join(lines)
