@@ -211,6 +211,46 @@ def test_export_publishes_the_latest_adapter_with_a_model_card(setup, tmp_path):
     assert "4 of 4 planned optimizer steps" in card
     assert "| demo | MIT | 4 | 4 | 3 | 1 |" in card
     assert "r = 16, alpha = 32" in card and (dest / "loss.png").is_file()
+    assert "added here when measured" in card  # no evaluation yet
+
+
+def _results_file(path: Path, config: dict, passed: list[int]) -> Path:
+    """A HumanEval results JSONL as `run_humaneval` writes it: one record per problem, n = 2."""
+    rows = [
+        {"task_id": f"HumanEval/{i}", "config": config, "n": 2, "passed": c,
+         "diversity": {"distinct_programs": 1.0, "distinct_asts": 0.5},
+         "samples": [{"verdict": "passed" if s < c else "failed"} for s in range(2)]}
+        for i, c in enumerate(passed)
+    ]  # fmt: skip
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_export_puts_the_humaneval_table_in_the_card_and_refuses_empty_results(setup, tmp_path):
+    from training.model_card import export
+
+    config = _config(setup, "export-eval", max_steps=2, save_every=2, eval_every=2)
+    finetune.train(config, progress=False, log=lambda *_: None)
+    results = _results_file(
+        tmp_path / "adapter-run.jsonl",
+        {"model": "/cache/smollm2", "adapter": "models/lintseq-adapter", "mode": "lintseq", "chat": True},
+        [2, 0],
+    )
+    dest = export(
+        Path(config.out), tmp_path / "adapter", manifest_path=tmp_path / "none.json", evaluation=[results]
+    )
+    card = (dest / "README.md").read_text()
+    assert (
+        "| smollm2 + lintseq-adapter lintseq chat | 2 | 2 | 50.0 | - | - | 1.00 | 0.50 | failed 2, passed 2 |"
+        in card
+    )
+    assert "added here when measured" not in card
+
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    with pytest.raises(ValueError, match="has no results"):
+        export(Path(config.out), tmp_path / "other", manifest_path=tmp_path / "none.json", evaluation=[empty])
+    assert not (tmp_path / "other").exists()  # refused before anything was written
 
 
 def test_export_refuses_a_run_without_checkpoints(tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 ADAPTER_FILES = (
@@ -65,7 +66,10 @@ def run_facts(run: Path) -> dict:
     }
 
 
-def card_text(facts: dict, manifest: dict, *, name: str, notes: str = "") -> str:
+NO_EVALUATION = "HumanEval results come from `editseq eval humaneval` (evaluation issue) and are added here when measured."
+
+
+def card_text(facts: dict, manifest: dict, *, name: str, notes: str = "", evaluation: str = "") -> str:
     """The model card (Markdown) for an adapter from run facts and the data manifest."""
     config = facts["config"]
     sources = "\n".join(
@@ -136,12 +140,30 @@ See `models/README.md` (the exact commands, including the baseline-instruct twin
 
 ## Evaluation
 
-HumanEval results come from `editseq eval humaneval` (evaluation issue) and are added here when measured.
+{evaluation or NO_EVALUATION}
 """
 
 
-def export(run: Path, dest: Path, *, manifest_path: Path, notes: str = "") -> Path:
-    """Copy the run's latest adapter and metrics to ``dest``, draw its loss curve and write README.md there."""
+def evaluation_text(results: Sequence[Path]) -> str:
+    """The card's evaluation section from HumanEval results files (``editseq eval humaneval --out``)."""
+    from training.evaluation.report import results_table
+
+    if not results:
+        return ""
+    return (
+        "HumanEval (164 problems; n, temperature and token budget as in each file's config), from\n"
+        f"`editseq eval report {' '.join(Path(p).as_posix() for p in results)}`; pass@k in percent. "
+        "Commands and discussion: `docs/evaluation.md`.\n\n" + results_table(results)
+    )
+
+
+def export(
+    run: Path, dest: Path, *, manifest_path: Path, notes: str = "", evaluation: Sequence[Path] = ()
+) -> Path:
+    """Copy the run's latest adapter and metrics to ``dest``, draw its loss curve and write README.md there.
+
+    ``evaluation``: HumanEval results JSONL files whose table goes into the card's evaluation section.
+    """
     from training.finetune import latest_checkpoint, plot_losses
 
     facts = run_facts(run)
@@ -151,6 +173,7 @@ def export(run: Path, dest: Path, *, manifest_path: Path, notes: str = "") -> Pa
         raise ValueError(
             f"the adapter is {size / 2**20:.1f} MB, over the {MAX_ADAPTER_BYTES / 2**20:.0f} MB limit"
         )
+    table = evaluation_text(evaluation)  # before copying anything: a bad results file changes nothing
     dest.mkdir(parents=True, exist_ok=True)
     # No tokenizer files: the runtime takes the base's tokenizer and adds <|diff|> itself (3.5 MB saved).
     for name in ADAPTER_FILES:
@@ -161,5 +184,5 @@ def export(run: Path, dest: Path, *, manifest_path: Path, notes: str = "") -> Pa
     plot_losses(dest / "metrics.jsonl", dest / "loss.png")
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     name = dest.name
-    (dest / "README.md").write_text(card_text(facts, manifest, name=name, notes=notes))
+    (dest / "README.md").write_text(card_text(facts, manifest, name=name, notes=notes, evaluation=table))
     return dest

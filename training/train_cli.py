@@ -211,12 +211,19 @@ def export_command(
     notes: str = typer.Option(
         "", help="Extra text for the card's format section (e.g. the format measurement)."
     ),
+    evaluation: list[Path] = typer.Option(
+        None,
+        "--evaluation",
+        exists=True,
+        dir_okay=False,
+        help="HumanEval results JSONL (`editseq eval humaneval --out`) for the card's evaluation table; repeatable.",
+    ),
 ) -> None:
     """Copy a run's latest adapter checkpoint (< 25 MB) and its loss curve to --to, and write the model card."""
     from training.model_card import export
 
     with _user_errors():
-        dest = export(run, to, manifest_path=manifest, notes=notes)
+        dest = export(run, to, manifest_path=manifest, notes=notes, evaluation=evaluation or ())
     typer.echo(f"adapter and model card -> {dest}")
 
 

@@ -179,9 +179,12 @@ def humaneval(
     except ConfigMismatch as error:
         _fail(str(error))
     typer.echo(f"results: {out}")
-    _print_summary(f"{Path(loaded.source).name} {mode}", records, ks)
+    from training.evaluation.report import run_label
+
+    label = run_label(config, loaded.source)
+    _print_summary(label, records, ks)
     if plot:
-        _plot({f"{Path(loaded.source).name} {mode}": records}, plot)
+        _plot({label: records}, plot)
 
 
 def _plot(runs: dict[str, list[dict]], path: Path) -> None:
@@ -230,17 +233,14 @@ def report(
     plot: Path = typer.Option(None, help="Write a pass@k-vs-k PNG here."),
 ) -> None:
     """Print one table row per results file (and optionally plot pass@k against k for all of them)."""
-    from training.evaluation.report import format_table
-    from training.evaluation.results import read_records, summarise
+    from training.evaluation.report import format_table, load_runs
+    from training.evaluation.results import summarise
 
     ks = _parse_ks(k)
-    runs = {}
-    for path in results:
-        records = read_records(path)
-        if not records:
-            _fail(f"{path} has no results")
-        config = records[0].get("config", {})
-        runs[f"{Path(str(config.get('model', path.stem))).name} {config.get('mode', '')}".strip()] = records
+    try:
+        runs = load_runs(results)
+    except ValueError as error:
+        _fail(str(error))
     typer.echo(format_table([(label, summarise(recs, ks)) for label, recs in runs.items()], ks))
     if plot:
         _plot(runs, plot)

@@ -5,7 +5,34 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from training.evaluation.results import Summary
+from training.evaluation.results import Summary, read_records, summarise
+
+
+def run_label(config: Mapping, fallback: str = "") -> str:
+    """A results file's row label: model name, ``+ adapter`` name, prompt mode, ``chat`` when templated."""
+    parts = [Path(str(config.get("model") or fallback)).name]
+    if config.get("adapter"):
+        parts.append(f"+ {Path(str(config['adapter'])).name}")
+    parts.append(str(config.get("mode", "")))
+    if config.get("chat"):
+        parts.append("chat")
+    return " ".join(p for p in parts if p)
+
+
+def load_runs(paths: Sequence[Path]) -> dict[str, list[dict]]:
+    """Each results JSONL's records under its row label; ValueError names a file without results."""
+    runs: dict[str, list[dict]] = {}
+    for path in paths:
+        records = read_records(Path(path))
+        if not records:
+            raise ValueError(f"{path} has no results")
+        runs[run_label(records[0].get("config", {}), Path(path).stem)] = records
+    return runs
+
+
+def results_table(paths: Sequence[Path], ks: Sequence[int] = (1, 5, 10)) -> str:
+    """The Markdown table for results files (one row each), as `editseq eval report` prints it."""
+    return format_table([(label, summarise(recs, ks)) for label, recs in load_runs(paths).items()], ks)
 
 
 def format_table(rows: Sequence[tuple[str, Summary]], ks: Sequence[int] = (1, 5, 10)) -> str:
