@@ -22,16 +22,17 @@ IDLE, LOADING, READY, ERROR = "idle", "loading", "ready", "error"
 
 
 def load_for(settings: Settings) -> Any:
-    """Load the model the settings name: ``modelPath``, else the installed default (base + LintSeq adapter)."""
+    """Load the model the settings name: ``modelPath``, else the installed default (base + LintSeq adapter), with
+    the settings' ``quantize`` (int8 on a device without the int8 kernel fails the load with the reason)."""
     limit_torch_threads()
     try:
         if settings.model_path:
             from model_runtime.loading import load_model
 
-            return load_model(settings.model_path, device=settings.device)
+            return load_model(settings.model_path, device=settings.device, quantize=settings.quantize)
         from model_runtime.default_model import load_default
 
-        return load_default(device=settings.device)
+        return load_default(device=settings.device, quantize=settings.quantize)
     finally:
         freeze_heap()
 
@@ -57,6 +58,7 @@ class ModelHost:
         self.loaded: Any = None
         self.error: str | None = None
         self.model_name: str | None = None
+        self.quantize: str | None = None  # asked for while loading; as applied once loaded
         self.latency_ms: dict[str, float] = {}
         self.cache_hits = 0  # suggestions answered from the prefetch cache
         self.prefetches = 0  # suggestions computed ahead of a request, while the user was idle
@@ -68,6 +70,7 @@ class ModelHost:
         generation = self._generation
         self.state, self.error, self.loaded = LOADING, None, None
         self.model_name = settings.model_path or "default"
+        self.quantize = settings.quantize
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         try:
@@ -81,6 +84,7 @@ class ModelHost:
         self.loaded, self.state = loaded, READY
         # An adapter (the EditSeq default, a retrained model directory) is what the user chose; the base is shared.
         self.model_name = str(getattr(loaded, "adapter", None) or getattr(loaded, "source", self.model_name))
+        self.quantize = getattr(loaded, "quantization", self.quantize)
         self.latency_ms["load"] = round((time.perf_counter() - started) * 1000, 1)
         return True
 
@@ -93,9 +97,14 @@ class ModelHost:
         return await loop.run_in_executor(self._executor, lambda: fn(loaded, *args, **kwargs))
 
     def status(self) -> dict[str, Any]:
-        """The ``editseq.status`` object: state, model, device, error and last latencies."""
+        """The ``editseq.status`` object: state, model, device, quantize, error and last latencies."""
         device = getattr(self.loaded, "device", None)
-        status: dict[str, Any] = {"state": self.state, "model": self.model_name, "device": device}
+        status: dict[str, Any] = {
+            "state": self.state,
+            "model": self.model_name,
+            "device": device,
+            "quantize": self.quantize,
+        }
         if self.error:
             status["error"] = self.error
         if self.latency_ms:

@@ -29,7 +29,7 @@ from lsp_server.documents import DocumentState, PendingSequence, changed_line
 from lsp_server.inline import inline_item
 from lsp_server.model_host import ERROR, IDLE, LOADING, READY, CancelGroup, ModelHost
 from lsp_server.protocol import EditSeqProtocol
-from lsp_server.settings import SECTION, Settings, as_client_dict, merge_settings
+from lsp_server.settings import SECTION, as_client_dict, from_environment, merge_settings, model_source
 from lsp_server.suggestion_log import SuggestionLog
 from lsp_server.text_edits import preview_title, workspace_edit
 from model_runtime.edits import normalise
@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 CODE_ACTION_KIND = "refactor.editseq"
 STATUS_NOTIFICATION = "editseq/status"
-MODEL_PATH_ENV = "EDITSEQ_MODEL_PATH"
 # Storms of changes are linted at most this often; the first change after a quiet spell is linted at once.
 LINT_DEBOUNCE_S = 0.05
 # Beyond these sizes a buffer is not linted / not sent to the model (a minified bundle, a data file).
@@ -74,7 +73,9 @@ class EditSeqServer(LanguageServer):
             protocol_cls=EditSeqProtocol,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
         )
-        self.settings = Settings(model_path=os.environ.get(MODEL_PATH_ENV, ""))
+        self.settings, problems = from_environment(os.environ)
+        for problem in problems:
+            logger.warning("environment: %s", problem)
         self.docs: dict[str, DocumentState] = {}
         self.host = ModelHost()
         self.cancels = CancelGroup()
@@ -107,7 +108,7 @@ class EditSeqServer(LanguageServer):
         self.suggestion_log.enabled = self.settings.logging
         for state in self.docs.values():
             state.set_history_length(self.settings.history_length)
-        if (before.model_path, before.device) != (self.settings.model_path, self.settings.device):
+        if model_source(before) != model_source(self.settings):
             if self.host.state != IDLE:
                 self.start_loading()
         if before != self.settings:

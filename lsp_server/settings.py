@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from model_runtime.quantize import QUANTIZE_MODES  # imports no torch
+
 SECTION = "editseq"
 
 
@@ -21,6 +23,9 @@ class Settings:
 
     model_path: str = ""  # empty: the default EditSeq model (base + LintSeq adapter)
     device: str = "auto"
+    quantize: str = (
+        "none"  # "int8": int8 weight-only Linear layers for faster CPU decoding (model_runtime.quantize)
+    )
     k: int = 3
     temperature: float = 0.8
     top_p: float = 0.95
@@ -35,6 +40,7 @@ class Settings:
 _KEYS: dict[str, tuple[str, type, float | None, float | None]] = {
     "modelPath": ("model_path", str, None, None),
     "device": ("device", str, None, None),
+    "quantize": ("quantize", str, None, None),
     "k": ("k", int, 1, 16),
     "temperature": ("temperature", float, 0.0, 5.0),
     "topP": ("top_p", float, 0.0, 1.0),
@@ -45,6 +51,10 @@ _KEYS: dict[str, tuple[str, type, float | None, float | None]] = {
     "logging": ("logging", bool, None, None),
 }
 DEVICES = ("auto", "cpu", "cuda", "mps")
+# Settings whose initial value an environment variable gives (the server's process environment).
+ENVIRONMENT = {"modelPath": "EDITSEQ_MODEL_PATH", "quantize": "EDITSEQ_QUANTIZE"}
+# String settings that must name one of a few choices.
+_CHOICES = {"device": DEVICES, "quantize": QUANTIZE_MODES}
 
 
 def merge_settings(base: Settings, raw: Any) -> tuple[Settings, list[str]]:
@@ -69,11 +79,30 @@ def merge_settings(base: Settings, raw: Any) -> tuple[Settings, list[str]]:
             changes[name] = _coerce(value, kind, low, high)
         except ValueError as exc:
             problems.append(f"{SECTION}.{key}: {exc}; keeping {getattr(base, name)!r}")
-    if "device" in changes and changes["device"].split(":")[0] not in DEVICES:
-        problems.append(f"{SECTION}.device: must be one of {', '.join(DEVICES)}; keeping {base.device!r}")
-        del changes["device"]
+    for key, choices in _CHOICES.items():
+        name = _KEYS[key][0]
+        if name not in changes:
+            continue
+        value = changes[name]
+        if (value.split(":")[0] if key == "device" else value) not in choices:  # a device may name its index
+            problems.append(
+                f"{SECTION}.{key}: must be one of {', '.join(choices)}; keeping {getattr(base, name)!r}"
+            )
+            del changes[name]
     # Unchanged settings stay the same object: work in flight checks identity to know its settings still hold.
     return (replace(base, **changes) if changes else base), problems
+
+
+def model_source(settings: Settings) -> tuple[str, str, str]:
+    """What the model is loaded from: when any of it changes, the server reloads the model."""
+    return settings.model_path, settings.device, settings.quantize
+
+
+def from_environment(environ: Mapping[str, str]) -> tuple[Settings, list[str]]:
+    """The settings before the client sends any: ``$EDITSEQ_MODEL_PATH`` and ``$EDITSEQ_QUANTIZE`` (as ``editseq
+    suggest`` reads it); the client's ``modelPath`` / ``quantize`` replace them."""
+    raw = {key: environ.get(variable) or None for key, variable in ENVIRONMENT.items()}
+    return merge_settings(Settings(), raw)
 
 
 def _coerce(value: Any, kind: type, low: float | None, high: float | None) -> Any:

@@ -18,6 +18,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import LanguageClient
 
+from lsp_server.text_edits import apply_text_edits
 from tests.clients.lsp_session import (
     DOC_BUFFER,
     DOC_LINE,
@@ -306,5 +307,34 @@ async def test_changing_the_model_path_reloads_and_a_bad_one_degrades(lsp_model_
         assert "/nonexistent/model" in status["error"]
         assert await actions_at(client, uri) == []
         assert [m.type for m in client.messages] == [types.MessageType.Error]
+    finally:
+        await stop(client)
+
+
+async def test_switching_to_int8_reloads_the_model_and_its_suggestions_are_validated(lsp_model_dir, uri):
+    from model_runtime.lint import check
+
+    client = await start({"modelPath": str(lsp_model_dir), **SETTINGS})
+    try:
+        await ready_with(client, uri, DOC_BUFFER)
+        assert (await execute(client, "editseq.status"))["quantize"] == "none"
+        loads = [getattr(s, "state", None) for s in client.statuses].count("loading")
+        await configure(client, quantize="int8")
+        status = await wait_for_state(client, "ready")
+        assert status["quantize"] == "int8" and str(lsp_model_dir) in status["model"], status
+        assert [getattr(s, "state", None) for s in client.statuses].count("loading") == loads + 1
+        actions = [a for a in await actions_at(client, uri) if a.data]
+        assert DOC_TITLE in [a.title for a in actions]
+        for action in actions:
+            resolved = await client.code_action_resolve_async(action)
+            (document_edit,) = resolved.edit.document_changes
+            assert check(apply_text_edits(DOC_BUFFER, document_edit.edits), errors_only=True) == []
+        # A value the server does not know: a warning naming the choices; the int8 model stays, not reloaded.
+        await configure(client, quantize="int4")
+        assert "quantize: must be one of none, int8" in client.messages[-1].message
+        assert client.messages[-1].type == types.MessageType.Warning
+        status = await execute(client, "editseq.status")
+        assert (status["state"], status["quantize"]) == ("ready", "int8")
+        assert [getattr(s, "state", None) for s in client.statuses].count("loading") == loads + 1
     finally:
         await stop(client)

@@ -15,7 +15,7 @@ from lsp_server.__main__ import parse_address
 from lsp_server.diagnostics import lint_diagnostics
 from lsp_server.documents import DocumentState, PendingSequence
 from lsp_server.inline import inline_item
-from lsp_server.settings import Settings, as_client_dict, merge_settings
+from lsp_server.settings import Settings, as_client_dict, from_environment, merge_settings, model_source
 from lsp_server.suggestion_log import SuggestionLog
 from lsp_server.text_edits import apply_text_edits, preview_title, text_edits, workspace_edit
 
@@ -47,6 +47,31 @@ def test_whole_floats_count_as_ints_but_bools_do_not():
 def test_an_unknown_device_is_refused():
     settings, problems = merge_settings(Settings(), {"device": "tpu"})
     assert settings.device == "auto" and "device" in problems[0]
+
+
+def test_quantize_takes_none_or_int8_and_refuses_anything_else():
+    assert merge_settings(Settings(), {"quantize": "int8"}) == (Settings(quantize="int8"), [])
+    assert (
+        merge_settings(Settings(), {"device": "cuda:1"})[0].device == "cuda:1"
+    )  # a device may name its index
+    settings, problems = merge_settings(Settings(), {"quantize": "int8:1"})
+    assert settings.quantize == "none"
+    assert problems == ["editseq.quantize: must be one of none, int8; keeping 'none'"]
+    assert merge_settings(Settings(quantize="int8"), {"quantize": 8})[0].quantize == "int8"
+
+
+def test_the_environment_gives_the_model_path_and_quantization_before_the_client_does():
+    environ = {"EDITSEQ_MODEL_PATH": "/models/m", "EDITSEQ_QUANTIZE": "int8", "HOME": "/root"}
+    assert from_environment(environ) == (Settings(model_path="/models/m", quantize="int8"), [])
+    assert from_environment({"EDITSEQ_MODEL_PATH": "", "EDITSEQ_QUANTIZE": ""}) == (Settings(), [])
+    settings, problems = from_environment({"EDITSEQ_QUANTIZE": "int4"})
+    assert settings == Settings() and "editseq.quantize" in problems[0]
+
+
+def test_only_what_the_model_is_loaded_from_reloads_it():
+    assert model_source(Settings()) != model_source(Settings(quantize="int8"))
+    assert model_source(Settings()) != model_source(Settings(device="cpu"))
+    assert model_source(Settings()) == model_source(Settings(k=9, temperature=0.0))
 
 
 def test_settings_round_trip_through_their_client_names():

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from lsp_server.settings import _KEYS, DEVICES, SECTION, Settings, as_client_dict
+from model_runtime.quantize import QUANTIZE_MODES
 
 MANIFEST = Path(__file__).resolve().parents[1] / "vscode-extension" / "package.json"
 PROPERTIES = json.loads(MANIFEST.read_text())["contributes"]["configuration"]["properties"]
@@ -33,3 +34,9 @@ def test_extension_bounds_equal_server_bounds(key):
 
 def test_device_choices_equal_server_devices():
     assert tuple(PROPERTIES[f"{SECTION}.device"]["enum"]) == DEVICES
+
+
+def test_quantize_choices_equal_the_runtime_modes_each_described():
+    schema = PROPERTIES[f"{SECTION}.quantize"]
+    assert tuple(schema["enum"]) == QUANTIZE_MODES
+    assert len(schema["enumDescriptions"]) == len(QUANTIZE_MODES)

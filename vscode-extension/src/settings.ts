@@ -6,6 +6,7 @@ export const SECTION = "editseq";
 export const SERVER_KEYS = [
   "modelPath",
   "device",
+  "quantize",
   "k",
   "temperature",
   "topP",

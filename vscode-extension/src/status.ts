@@ -7,6 +7,8 @@ export interface ServerStatus {
   state: ServerState;
   model?: string;
   device?: string;
+  /** The weights' quantization as loaded ("none", "int8"). */
+  quantize?: string;
   error?: string;
   /** The last request's latency: measured by the client, or a number the server sent. */
   latency_ms?: number;
@@ -39,7 +41,7 @@ export function parseStatus(raw: unknown): ServerStatus {
   const value = raw as Record<string, unknown>;
   const state = typeof value.state === "string" && KNOWN_STATES.has(value.state) ? value.state : "error";
   const status: ServerStatus = { state: state as ServerState };
-  for (const key of ["model", "device", "error"] as const) {
+  for (const key of ["model", "device", "quantize", "error"] as const) {
     if (typeof value[key] === "string" && value[key] !== "") {
       status[key] = value[key] as string;
     }
@@ -65,11 +67,14 @@ export function formatLatency(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** The status bar item's text and tooltip: state, then device and last latency when known. */
+/** The status bar item's text and tooltip: state, then device (and int8 weights) and last latency when known. */
 export function statusBarView(status: ServerStatus): StatusBarView {
   const parts = [`EditSeq: ${status.state}`];
   if (status.device) {
     parts.push(status.device);
+  }
+  if (status.quantize && status.quantize !== "none") {
+    parts.push(status.quantize);
   }
   if (status.latency_ms !== undefined) {
     parts.push(formatLatency(status.latency_ms));
@@ -87,6 +92,9 @@ export function statusReport(status: ServerStatus): string {
   lines.push(`Model: ${status.model ?? "(not loaded)"}`);
   if (status.device) {
     lines.push(`Device: ${status.device}`);
+  }
+  if (status.quantize) {
+    lines.push(`Quantization: ${status.quantize}`);
   }
   if (status.latency_ms !== undefined) {
     lines.push(`Last latency: ${formatLatency(status.latency_ms)}`);

@@ -8,4 +8,9 @@ describe("serverSettings", () => {
     const values: Record<string, unknown> = { pythonPath: "/py", modelPath: "/m", k: 4, temperature: undefined };
     assert.deepEqual(serverSettings((key) => values[key]), { modelPath: "/m", k: 4 });
   });
+
+  it("forwards the quantize setting", () => {
+    const values: Record<string, unknown> = { quantize: "int8", device: "cpu" };
+    assert.deepEqual(serverSettings((key) => values[key]), { device: "cpu", quantize: "int8" });
+  });
 });

@@ -36,6 +36,13 @@ describe("statusBarView", () => {
     assert.equal(view.isError, false);
   });
 
+  it("names int8 weights after the device, and full precision nowhere", () => {
+    const status = parseStatus({ state: "ready", device: "cpu", quantize: "int8", latency_ms: 80 });
+    assert.equal(statusBarView(status).text, "$(check) EditSeq: ready · cpu · int8 · 80 ms");
+    assert.match(statusBarView(status).tooltip, /Quantization: int8/);
+    assert.equal(statusBarView({ state: "ready", device: "cpu", quantize: "none" }).text, "$(check) EditSeq: ready · cpu");
+  });
+
   it("spins while loading", () => {
     assert.equal(statusBarView({ state: "loading" }).text, "$(loading~spin) EditSeq: loading");
   });
