@@ -48,14 +48,15 @@ STOCK_SERVER = (
 # The diagnostics baseline: the server as it was, linting every change in full (no document, so nothing is reused)
 # with the plain lint function in its worker.
 FULL_LINT_SERVER = (
-    "import lsp_server.server as module\n"
+    "import lsp_server.lint_scheduler as module\n"
     "from lsp_server.diagnostics import lint_diagnostics\n"
+    "from lsp_server.server import server\n"
     "module.worker_lint = lint_diagnostics\n"
-    "incremental = module.EditSeqServer.lint\n"
+    "incremental = module.LintScheduler.lint\n"
     "async def full(self, text, uri):\n"
     "    return await incremental(self, text, None)\n"
-    "module.EditSeqServer.lint = full\n"
-    "module.server.start_io()\n"
+    "module.LintScheduler.lint = full\n"
+    "server.start_io()\n"
 )
 
 

@@ -1,0 +1,227 @@
+"""Suggestions for a document's current version: computed on the model thread, cached per line and per instruction,
+prefetched while the user is idle, shared by concurrent requests, cancelled when stale, and logged.
+
+Requests for the same (document, version, instruction) join one computation; it stops only when the last of them
+leaves (``$/cancelRequest``) or the document changes. What code actions and inline completion showed is kept per
+document, so that a later buffer equal to a shown suggestion's program is logged as accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pygls.exceptions import JsonRpcContentModified, JsonRpcException
+
+from lsp_server.model_host import READY
+from model_runtime.edits import normalise
+
+
+@dataclass
+class Computed:
+    """A SuggestResult together with the buffer state it was computed for."""
+
+    version: int
+    line: int
+    buffer: str
+    result: Any
+    elapsed_ms: float
+
+
+class SuggestionCache:
+    """The suggestion cache, the computations in flight and what stops them, and idle-time prefetch.
+
+    ``server`` is the EditSeqServer (not imported here: it imports this module); this uses its ``settings``,
+    ``docs``, ``text_of``, ``host``, ``cancels``, ``suggestion_log``, ``spawn`` and ``protocol``.
+    """
+
+    def __init__(self, server: Any) -> None:
+        self.server = server
+        # uri -> ("line", n) or ("instruction", text) -> result, for the latest version only
+        self.cache: dict[str, dict[tuple[str, Any], Computed]] = {}
+        self.inflight: dict[tuple[str, int, str], asyncio.Task] = {}
+        # What a `$/cancelRequest` for a message id stops: an Event to set, or a shared computation to leave.
+        self.request_cancels: dict[Any, Callable[[], None]] = {}
+        self.shown: dict[str, Computed] = {}  # uri -> what code actions / inline completion last showed
+        self._idle_tasks: dict[str, asyncio.Task] = {}
+
+    # ---------------------------------------------------------------------------------- idle: history, prefetch
+
+    def schedule_idle(self, uri: str, delay: float | None = None) -> None:
+        """After ``idleMs`` without changes: close the Diff History entry and prefetch the next suggestion."""
+        if (task := self._idle_tasks.pop(uri, None)) is not None:
+            task.cancel()
+        delay = self.server.settings.idle_ms / 1000 if delay is None else delay
+        self._idle_tasks[uri] = self.server.spawn(self._on_idle(uri, delay))
+
+    async def _on_idle(self, uri: str, delay: float) -> None:
+        await asyncio.sleep(delay)
+        server = self.server
+        if uri not in server.docs:
+            return
+        state, text = server.text_of(uri)
+        # difflib over a large file takes tens of milliseconds: keep it off the event loop.
+        await asyncio.to_thread(state.record_history, text)
+        self.detect_acceptance(uri, text)
+        if server.settings.prefetch and server.host.state == READY:
+            try:
+                await self.suggestions_for(uri, state.change_line)
+            except JsonRpcException:
+                return
+            server.host.prefetches += 1
+
+    # ------------------------------------------------------------------------------------------- suggestions
+
+    async def suggestions_for(self, uri: str, line: int) -> Computed:
+        """The suggestions for ``uri`` at ``line`` for its current version: cached, in flight, or computed now.
+
+        The prompt depends on the line only through the instruction derived there (the enclosing function's
+        header and docstring), so a prefetch made for one line answers a request anywhere in the same function.
+        """
+        from model_runtime.prompts import derive_instruction
+
+        server = self.server
+        state, text = server.text_of(uri)
+        version = state.version
+        cached = self.cache.setdefault(uri, {})
+        if (hit := cached.get(("line", line))) is not None and hit.version == version:
+            server.host.cache_hits += 1
+            return hit
+        instruction = await asyncio.to_thread(derive_instruction, text, line)
+        if (hit := cached.get(("instruction", instruction))) is not None and hit.version == version:
+            server.host.cache_hits += 1
+            cached[("line", line)] = hit
+            return hit
+        key = (uri, version, instruction)
+        task = self.inflight.get(key)
+        if task is None:
+            cancel = server.cancels.new(uri)
+            task = server.spawn(self._compute(key, line, text, list(state.history), cancel))
+            task.cancel_event = cancel  # type: ignore[attr-defined]
+            task.waiting = set()  # type: ignore[attr-defined]
+            self.inflight[key] = task
+            task.add_done_callback(lambda _t, key=key: self.inflight.pop(key, None))
+        # Several requests (and the prefetch) can wait on one computation; it stops only when the last one leaves.
+        waiter = object()
+        task.waiting.add(waiter)  # type: ignore[attr-defined]
+        if (msg_id := server.protocol.msg_id) is not None:
+            self.request_cancels[msg_id] = lambda: self._abandon(key, task, waiter)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            self._abandon(key, task, waiter)
+            raise
+        finally:
+            task.waiting.discard(waiter)  # type: ignore[attr-defined]
+            if msg_id is not None:
+                self.request_cancels.pop(msg_id, None)
+
+    def _abandon(self, key: tuple[str, int, str], task: asyncio.Task, waiter: object) -> None:
+        """A waiter of ``task`` was cancelled: stop the computation unless another request or prefetch waits on it."""
+        task.waiting.discard(waiter)  # type: ignore[attr-defined]
+        if task.waiting:  # type: ignore[attr-defined]
+            return
+        task.cancel_event.set()  # type: ignore[attr-defined]
+        if self.inflight.get(key) is task:
+            del self.inflight[key]
+
+    async def _compute(
+        self, key: tuple[str, int, str], line: int, text: str, history: list[str], cancel: threading.Event
+    ) -> Computed:
+        from model_runtime.generation import Cancelled
+        from model_runtime.suggestions import suggest
+
+        server = self.server
+        uri, version, instruction = key
+        settings = server.settings
+        started = time.perf_counter()
+        try:
+            result = await server.host.run(
+                suggest,
+                text,
+                line=line,
+                instruction=instruction,
+                history=history,
+                k=settings.k,
+                temperature=settings.temperature,
+                top_p=settings.top_p,
+                max_new_tokens=settings.max_new_tokens,
+                cancel=cancel,
+            )
+        except Cancelled as exc:
+            raise JsonRpcContentModified(
+                "EditSeq: cancelled (the document changed or the request was cancelled)"
+            ) from exc
+        finally:
+            server.cancels.done(uri, cancel)
+        elapsed = round((time.perf_counter() - started) * 1000, 1)
+        computed = Computed(version=version, line=line, buffer=text, result=result, elapsed_ms=elapsed)
+        server.host.latency_ms["suggest"] = elapsed
+        state = server.docs.get(uri)
+        if state is not None and state.version == version and server.settings is settings:
+            cached = self.cache.setdefault(uri, {})
+            cached[("line", line)] = cached[("instruction", instruction)] = computed
+        return computed
+
+    # ------------------------------------------------------------------------------------------ invalidation
+
+    def clear_cache(self) -> None:
+        """Forget every suggestion and stop the work computing them (the settings or the model changed)."""
+        self.cache.clear()
+        self.cancel_work()
+
+    def forget(self, uri: str, *, closed: bool = False) -> None:
+        """``uri`` changed (or closed): stop its work and drop its suggestions (and, closed, all it kept)."""
+        self.cancel_work(uri)
+        self.cache.pop(uri, None)
+        if closed:
+            self.shown.pop(uri, None)
+            if (task := self._idle_tasks.pop(uri, None)) is not None:
+                task.cancel()
+
+    def cancel_work(self, uri: str | None = None) -> int:
+        """Stop the generations for ``uri`` (all when None); new requests start afresh instead of joining them."""
+        for key in [key for key in self.inflight if uri is None or key[0] == uri]:
+            del self.inflight[key]
+        return self.server.cancels.cancel(uri)
+
+    def cancel_request(self, msg_id: Any) -> None:
+        """``$/cancelRequest``: stop the generation the request waits on (pygls cancels the handler itself)."""
+        if (stop := self.request_cancels.pop(msg_id, None)) is not None:
+            stop()
+
+    # ------------------------------------------------------------------------------------------ the log
+
+    def record(self, event: str, uri: str, computed: Computed, **fields: Any) -> None:
+        server = self.server
+        server.spawn(
+            asyncio.to_thread(
+                server.suggestion_log.record,
+                event,
+                uri=uri,
+                version=computed.version,
+                buffer=computed.buffer,
+                line=computed.line,
+                **fields,
+            )
+        )
+
+    def detect_acceptance(self, uri: str, text: str) -> None:
+        """Log "accepted" when the buffer became the program of a suggestion we showed (the client applied it).
+
+        Clients apply code actions and inline completions themselves; the only sign the server gets is the
+        resulting didChange, so the buffer is compared with the shown suggestions' programs once typing pauses.
+        """
+        computed = self.shown.get(uri)
+        if computed is None or text == computed.buffer:
+            return
+        current = normalise(text)
+        for suggestion in computed.result.suggestions:
+            if normalise(suggestion.program) == current:
+                self.record("accepted", uri, computed, suggestion=suggestion.edit_text)
+                break
+        del self.shown[uri]
