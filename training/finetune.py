@@ -433,9 +433,11 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
     state["total_steps"] = steps
     model, optimizer = accelerator.prepare(model, optimizer)
     model.train()
-    (out / "train_config.json").write_text(json.dumps(config.to_json(), indent=2))
     metrics_path = out / "metrics.jsonl"
-    _truncate_metrics(metrics_path, state["step"])
+    if accelerator.is_main_process:  # one writer: another process's truncation would orphan the open file
+        (out / "train_config.json").write_text(json.dumps(config.to_json(), indent=2))
+        _truncate_metrics(metrics_path, state["step"])
+    accelerator.wait_for_everyone()
     unwrapped = accelerator.unwrap_model(model)
 
     def set_lr(step: int) -> float:
@@ -448,7 +450,8 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
     world, rank = accelerator.num_processes, accelerator.process_index
     bar = tqdm(total=steps, initial=state["step"], disable=not (progress and accelerator.is_main_process))
     started = time.time() - state["seconds"]
-    with open(metrics_path, "a", encoding="utf-8") as metrics:
+    main = accelerator.is_main_process
+    with open(metrics_path, "a", encoding="utf-8") if main else contextlib.nullcontext() as metrics:
         while state["step"] < steps:
             lr = set_lr(state["step"])
             # Each process takes its share of the step's micro-batches; all of them count the step's tokens so
