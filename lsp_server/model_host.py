@@ -23,8 +23,15 @@ IDLE, LOADING, READY, ERROR = "idle", "loading", "ready", "error"
 
 def load_for(settings: Settings) -> Any:
     """Load the model the settings name: ``modelPath``, else the installed default (base + LintSeq adapter), with
-    the settings' ``quantize`` (int8 on a device without the int8 kernel fails the load with the reason)."""
+    the settings' ``quantize`` (int8 on a device without the int8 kernel fails the load with the reason).
+
+    Always from disk: the runtime's in-process model cache is emptied first, so a reload picks up weights rewritten
+    in place (``editseq retrain`` into the same directory) and a model switched away from is not kept in memory
+    (the host holds the one model in use)."""
+    from model_runtime.loading import clear_cache
+
     limit_torch_threads()
+    clear_cache()
     try:
         if settings.model_path:
             from model_runtime.loading import load_model

@@ -249,3 +249,24 @@ def test_an_unwritable_log_never_raises(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
     SuggestionLog(blocker / "s.jsonl").record("rejected", uri="u", version=1, buffer="")
+
+
+# --------------------------------------------------------------------------------------------------- model host
+
+
+def test_each_server_load_reads_the_model_again_and_keeps_only_that_one(tiny_model_dir, tmp_path):
+    """A reload must see weights rewritten in place (retrain into the same directory), and a model switched
+    away from must not stay in the runtime's cache."""
+    import shutil
+
+    from lsp_server.model_host import load_for
+    from model_runtime import loading
+
+    first = load_for(Settings(model_path=str(tiny_model_dir), device="cpu"))
+    again = load_for(Settings(model_path=str(tiny_model_dir), device="cpu"))
+    assert again is not first and list(loading._CACHE.values()) == [again]
+    other_dir = tmp_path / "other"
+    shutil.copytree(tiny_model_dir, other_dir)
+    other = load_for(Settings(model_path=str(other_dir), device="cpu"))
+    assert list(loading._CACHE.values()) == [other]
+    loading.clear_cache()
