@@ -380,6 +380,27 @@ def test_eval_report_prints_a_row_per_results_file_and_plots_them(tmp_path, prob
     assert plot.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_eval_report_failures_tells_how_the_samples_ended(tmp_path, by_id, monkeypatch):
+    """Four real sandbox runs of HumanEval/23: one passes, one fails a test, one raises, one does not parse."""
+    programs = [
+        "def strlen(string):\n    return len(string)",
+        "def strlen(string):\n    return 0",
+        "def strlen(string):\n    return len(strings)",
+        "def strlen(string):\nreturn len(string)",
+    ]
+    out = tmp_path / "four.jsonl"
+    config = {"model": "/models/four", "mode": "baseline"}
+    run_humaneval(
+        [by_id["HumanEval/23"]], lambda p, n: programs, mode="baseline", n=4, out=out, config=config
+    )
+    result = _editseq_in_process(
+        "eval", "report", str(out), "--failures", monkeypatch=monkeypatch, cwd=tmp_path
+    )
+    assert result.exit_code == 0, result.output
+    assert "| run | samples | passed | wrong answer | runtime error | does not parse |" in result.stdout
+    assert "| four baseline | 4 | 25.0 | 25.0 | 25.0 | 25.0 |" in result.stdout
+
+
 def test_chat_mode_needs_a_chat_template(tiny_model_dir, tmp_path, monkeypatch):
     args = [
         "eval",

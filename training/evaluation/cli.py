@@ -231,9 +231,14 @@ def report(
     results: list[Path] = typer.Argument(..., exists=True, dir_okay=False, help="Results JSONL files."),
     k: str = typer.Option("1,5,10"),
     plot: Path = typer.Option(None, help="Write a pass@k-vs-k PNG here."),
+    failures: bool = typer.Option(
+        False,
+        help="Also print how the samples ended, in percent: passed, wrong answer (a test's assert), runtime "
+        "error, does not parse (SyntaxError, IndentationError), and sandbox verdicts (timeout, memory, ...).",
+    ),
 ) -> None:
     """Print one table row per results file (and optionally plot pass@k against k for all of them)."""
-    from training.evaluation.report import format_table, load_runs
+    from training.evaluation.report import failures_table, format_table, load_runs
     from training.evaluation.results import summarise
 
     ks = _parse_ks(k)
@@ -242,6 +247,8 @@ def report(
     except ValueError as error:
         _fail(str(error))
     typer.echo(format_table([(label, summarise(recs, ks)) for label, recs in runs.items()], ks))
+    if failures:
+        typer.echo("\n" + failures_table(runs))
     if plot:
         _plot(runs, plot)
 

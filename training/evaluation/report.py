@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -54,6 +55,43 @@ def format_table(rows: Sequence[tuple[str, Summary]], ks: Sequence[int] = (1, 5,
         cells.append(", ".join(f"{v} {c}" for v, c in s.verdicts.items()))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+# How a sample's failure reads in the report, by the exception that ended it (``detail`` starts with its name).
+_NO_PROGRAM = ("SyntaxError", "IndentationError", "TabError")
+
+
+def failure_class(sample: Mapping) -> str:
+    """One sample's outcome in words: passed, does not parse, wrong answer, runtime error, or the sandbox verdict."""
+    verdict, detail = sample.get("verdict", ""), str(sample.get("detail", ""))
+    if verdict != "failed":
+        return verdict
+    name = detail.split(":", 1)[0].strip()
+    if name in _NO_PROGRAM:
+        return "does not parse"
+    if name == "AssertionError":
+        return "wrong answer"
+    return "runtime error"
+
+
+def failures_table(runs: Mapping[str, Sequence[dict]]) -> str:
+    """A Markdown table of how each run's samples ended, in percent of its samples (each row sums to 100)."""
+    counts = {
+        label: Counter(failure_class(s) for r in records for s in r.get("samples", []))
+        for label, records in runs.items()
+    }
+    classes = sorted({c for row in counts.values() for c in row}, key=_class_order)
+    lines = ["| run | samples | " + " | ".join(classes) + " |", "|" + "---|" * (len(classes) + 2)]
+    for label, row in counts.items():
+        total = sum(row.values())
+        cells = [f"{100 * row[c] / total:.1f}" if total else "-" for c in classes]
+        lines.append(f"| {label} | {total} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _class_order(name: str) -> tuple[int, str]:
+    known = ["passed", "wrong answer", "runtime error", "does not parse"]
+    return (known.index(name), "") if name in known else (len(known), name)
 
 
 def plot_pass_at_k(curves: Mapping[str, Mapping[int, float]], path: Path, title: str = "HumanEval") -> Path:
