@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.lsp_latency import edited  # noqa: E402
 from lsp_server.diagnostics import frozen_after, quiet_worker, to_diagnostic  # noqa: E402
-from lsp_server.incremental_lint import IncrementalLint  # noqa: E402
+from model_runtime.incremental_lint import IncrementalLint  # noqa: E402
 from model_runtime.lint import check, check_tree, parse  # noqa: E402
 
 

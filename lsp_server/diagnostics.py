@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from lsprotocol import types
 
-from lsp_server.incremental_lint import IncrementalLint
+from model_runtime.incremental_lint import IncrementalLint
 from model_runtime.lint import SYNTAX_ERROR, LintError, check
 
 SOURCE = "editseq"

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lsp_server.diagnostics import lint_diagnostics, worker_lint
-from lsp_server.incremental_lint import IncrementalLint
+from model_runtime.incremental_lint import IncrementalLint
 from model_runtime.lint import check
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
@@ -176,3 +176,31 @@ def test_lint_diagnostics_with_a_uri_equals_without() -> None:
     for _ in range(2):  # the second call reuses the first one's work
         assert lint_diagnostics(text, "file:///t.py") == lint_diagnostics(text)
         assert worker_lint(text, "file:///w.py") == lint_diagnostics(text)
+
+
+@st.composite
+def candidate_insertions(draw: st.DrawFn) -> tuple[str, list[str]]:
+    """A stdlib module and 1-4 programs, each the module with a few snippet lines inserted at one place (as the
+    model's candidate edits for one buffer are)."""
+    name = draw(st.sampled_from(MODULES))
+    lines = _source(name).split("\n")
+    programs = []
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(lines)))
+        added = draw(st.lists(st.sampled_from(SNIPPETS), min_size=1, max_size=3))
+        programs.append("\n".join(lines[:at] + added + lines[at:]))
+    return _source(name), programs
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(candidate_insertions())
+def test_candidate_validation_judges_as_full_checks_do(case: tuple[str, list[str]]) -> None:
+    """suggestions.BufferLint checks the candidates of one buffer one after another, incrementally: each verdict
+    (adds an error or not) is the one full pyflakes checks give."""
+    from model_runtime.suggestions import BufferLint
+
+    buffer, programs = case
+    incremental, full = BufferLint(buffer), BufferLint(buffer, incremental=False)
+    assert incremental.errors == full.errors and incremental.error == full.error
+    for program in programs:
+        assert incremental.adds_errors(program) == full.adds_errors(program)

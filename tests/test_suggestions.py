@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import threading
 
 import pytest
@@ -13,8 +14,11 @@ from model_runtime.edits import parse_edit
 from model_runtime.generation import Cancelled
 from model_runtime.loading import load_model
 from model_runtime.suggestions import (
+    _TERMINAL,
     Placement,
+    adds_unreachable_code,
     generate_sequences,
+    insert_placements,
     placements_for,
     replay,
     suggest,
@@ -127,6 +131,52 @@ def test_an_edit_that_only_adds_unreachable_code_is_dropped_as_invalid():
     result = validate(buffer, [after_return, before_return, module_level])
     assert [s.placements[0].line for s in result.suggestions] == [2, 6]
     assert result.dropped_invalid == 1
+
+
+def _dead_lines_by_walking_everything(program: str) -> set[int]:
+    """The oracle: every 0-based line of a statement after a return/raise/break/continue of its block."""
+    dead: set[int] = set()
+    for node in ast.walk(ast.parse(program)):
+        for block in (getattr(node, name, None) for name in ("body", "orelse", "finalbody")):
+            if isinstance(block, list):
+                cut = next((i for i, st in enumerate(block) if isinstance(st, _TERMINAL)), None)
+                for statement in block[cut + 1 :] if cut is not None else ():
+                    dead.update(range(statement.lineno - 1, statement.end_lineno))
+    return dead
+
+
+_BODY = "def f(xs):\n    for x in xs:\n        if x:\n            continue\n        y = x\n    try:\n        pass\n    finally:\n        z = 1\n    return xs\n\n\nclass C:\n    def m(self):\n        raise ValueError\n"
+_SNIPPETS = [
+    "    return 1",
+    "        break",
+    "    q = 2",
+    "        raise E",
+    "            w = 3",
+    "x = 4",
+    "    pass",
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, len(_BODY.split("\n"))), st.sampled_from(_SNIPPETS)), min_size=1, max_size=3
+    )
+)
+def test_unreachable_insertions_are_found_as_a_walk_of_the_whole_tree_finds_them(inserts):
+    lines = _BODY.split("\n")
+    placements = tuple(Placement(at, (text,)) for at, text in sorted(inserts))
+    program = insert_placements(_BODY, placements)
+    try:
+        dead = _dead_lines_by_walking_everything(program)
+    except SyntaxError:
+        return
+    shift, inserted = 0, set()
+    for placement in placements:
+        inserted.add(placement.line + shift)
+        shift += 1
+    assert len(lines) + len(placements) == len(program.split("\n"))
+    assert adds_unreachable_code(program, placements) == bool(dead & inserted)
 
 
 def test_output_cut_off_by_the_token_limit_counts_as_malformed(loaded):
