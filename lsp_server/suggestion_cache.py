@@ -11,14 +11,17 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException
 
+from lsp_server.diagnostics import KEPT_DOCUMENTS
 from lsp_server.model_host import READY
 from model_runtime.edits import normalise
+from model_runtime.incremental_lint import IncrementalLint
 
 
 @dataclass
@@ -48,6 +51,17 @@ class SuggestionCache:
         self.request_cancels: dict[Any, Callable[[], None]] = {}
         self.shown: dict[str, Computed] = {}  # uri -> what code actions / inline completion last showed
         self._idle_tasks: dict[str, asyncio.Task] = {}
+        # uri -> the pyflakes state its suggestions were validated with, so the next version's buffer and candidates
+        # are checked incrementally (used on the model thread only: one worker, so never by two threads at once).
+        self._linters: OrderedDict[str, IncrementalLint] = OrderedDict()
+
+    def linter_for(self, uri: str) -> IncrementalLint:
+        """The document's ``IncrementalLint`` for suggestion validation (the last ``KEPT_DOCUMENTS`` are kept)."""
+        linter = self._linters.pop(uri, None) or IncrementalLint()
+        self._linters[uri] = linter
+        while len(self._linters) > KEPT_DOCUMENTS:
+            self._linters.popitem(last=False)
+        return linter
 
     # ---------------------------------------------------------------------------------- idle: history, prefetch
 
@@ -151,6 +165,7 @@ class SuggestionCache:
                 top_p=settings.top_p,
                 max_new_tokens=settings.max_new_tokens,
                 cancel=cancel,
+                linter=self.linter_for(uri),
             )
         except Cancelled as exc:
             raise JsonRpcContentModified(
@@ -180,6 +195,7 @@ class SuggestionCache:
         self.cache.pop(uri, None)
         if closed:
             self.shown.pop(uri, None)
+            self._linters.pop(uri, None)
             if (task := self._idle_tasks.pop(uri, None)) is not None:
                 task.cancel()
 

@@ -129,12 +129,17 @@ class BufferLint:
     The buffer is checked in full once; each candidate program is then checked incrementally against the one
     before (``IncrementalLint``: only the top-level statements an insertion touches are checked again, with the
     same findings as a full check), so validating k candidates in a 5,000-line file costs one full check, not k+1.
-    ``incremental=False`` checks every program in full (the baseline of ``benchmarks/validation_latency.py``).
+    ``linter``: an ``IncrementalLint`` kept by the caller for this document (the language server keeps one per
+    open document), so that the buffer itself is checked incrementally against the last program it saw; it must
+    not be used by two threads at once. ``incremental=False`` checks every program in full (the baseline of
+    ``benchmarks/validation_latency.py``).
     """
 
-    def __init__(self, buffer: str, *, incremental: bool = True) -> None:
+    def __init__(
+        self, buffer: str, *, incremental: bool = True, linter: IncrementalLint | None = None
+    ) -> None:
         self.buffer = buffer
-        self._lint = IncrementalLint() if incremental else None
+        self._lint = (linter or IncrementalLint()) if incremental else None
         findings = self._check(buffer)
         self.errors = [f for f in findings if f.is_error]
         syntax = next((f for f in findings if f.kind == lint.SYNTAX_ERROR), None)
@@ -329,9 +334,13 @@ def suggest(
     cancel: CancelFlag | None = None,
     on_token: Callable[[int, str], None] | None = None,
     seed: int | None = None,
+    linter: IncrementalLint | None = None,
 ) -> SuggestResult:
-    """Validated next edits for ``buffer``, best first (see ``validate``); raises generation.Cancelled if cancelled."""
-    linted = BufferLint(buffer)
+    """Validated next edits for ``buffer``, best first (see ``validate``); raises generation.Cancelled if cancelled.
+
+    ``linter``: the document's own ``IncrementalLint`` (see ``BufferLint``), reused from call to call.
+    """
+    linted = BufferLint(buffer, linter=linter)
     if linted.error:
         return SuggestResult([], linted.error)
     prompt = build_prompt(

@@ -204,3 +204,21 @@ def test_candidate_validation_judges_as_full_checks_do(case: tuple[str, list[str
     assert incremental.errors == full.errors and incremental.error == full.error
     for program in programs:
         assert incremental.adds_errors(program) == full.adds_errors(program)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(candidate_insertions(), candidate_insertions())
+def test_a_document_linter_kept_across_versions_judges_as_full_checks_do(
+    first: tuple[str, list[str]], second: tuple[str, list[str]]
+) -> None:
+    """The language server keeps one IncrementalLint per document: the next version's buffer (here, one of the
+    candidates, then another module) is checked against whatever the linter saw last."""
+    from model_runtime.suggestions import BufferLint
+
+    kept = IncrementalLint()
+    for buffer, programs in (first, (first[1][0], second[1]), second):
+        linted, full = BufferLint(buffer, linter=kept), BufferLint(buffer, incremental=False)
+        assert linted.errors == full.errors and linted.error == full.error
+        for program in programs:
+            assert linted.adds_errors(program) == full.adds_errors(program)
+    assert kept.failures == 0

@@ -270,3 +270,17 @@ def test_each_server_load_reads_the_model_again_and_keeps_only_that_one(tiny_mod
     other = load_for(Settings(model_path=str(other_dir), device="cpu"))
     assert list(loading._CACHE.values()) == [other]
     loading.clear_cache()
+
+
+def test_suggestion_validation_keeps_one_linter_per_open_document_and_forgets_closed_ones():
+    from lsp_server.diagnostics import KEPT_DOCUMENTS
+    from lsp_server.server import EditSeqServer
+
+    cache = EditSeqServer().suggestions
+    first = cache.linter_for("file:///a.py")
+    assert cache.linter_for("file:///a.py") is first
+    cache.forget("file:///a.py", closed=True)
+    assert cache.linter_for("file:///a.py") is not first
+    linters = [cache.linter_for(f"file:///{i}.py") for i in range(KEPT_DOCUMENTS + 1)]
+    assert cache.linter_for(f"file:///{KEPT_DOCUMENTS}.py") is linters[-1]
+    assert cache.linter_for("file:///0.py") is not linters[0]  # the least recently used went first
