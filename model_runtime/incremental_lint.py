@@ -413,6 +413,13 @@ class IncrementalLint:
         self.memo, self.lines, self.units, self.last_hits = memo, lines, units, len(result.hits)
         return sorted([_from_message(m) for m in result.messages] + result.replayed)
 
+    def fork(self) -> IncrementalLint:
+        """A linter starting from this one's last check; checking with it leaves this one as it was (the two share
+        only what a check never changes in place: the memo, lines and units are replaced, not mutated)."""
+        clone = IncrementalLint()
+        clone.memo, clone.lines, clone.units = self.memo, self.lines, self.units
+        return clone
+
     def _forget(self) -> None:
         self.memo, self.lines, self.units = {}, [], None
 

@@ -254,11 +254,24 @@ def new_errors(
 
 
 def _line_map(before_text: str, after_text: str) -> dict[int, int]:
-    """1-based line numbers of ``after`` mapped to the line of ``before`` they came from (unchanged lines only)."""
+    """1-based line numbers of ``after`` mapped to the line of ``before`` they came from (unchanged lines only).
+
+    The common first and last lines are matched directly and difflib aligns only what lies between: for an
+    insertion (every candidate edit) that is nothing, where difflib over a whole 5,000-line file took seconds.
+    """
     a = before_text.splitlines()
     b = after_text.splitlines()
-    mapping: dict[int, int] = {}
-    for block in difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks():
+    limit = min(len(a), len(b))
+    head = 0
+    while head < limit and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < limit - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    mapping = {line: line for line in range(1, head + 1)}
+    mapping.update((len(b) - i, len(a) - i) for i in range(tail))
+    middle = difflib.SequenceMatcher(None, a[head : len(a) - tail], b[head : len(b) - tail], autojunk=False)
+    for block in middle.get_matching_blocks():
         for offset in range(block.size):
-            mapping[block.b + offset + 1] = block.a + offset + 1
+            mapping[head + block.b + offset + 1] = head + block.a + offset + 1
     return mapping

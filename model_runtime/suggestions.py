@@ -126,12 +126,13 @@ class SequenceCandidate:
 class BufferLint:
     """A buffer's pyflakes findings, and the errors of programs made from it by inserting a few lines.
 
-    The buffer is checked in full once; each candidate program is then checked incrementally against the one
-    before (``IncrementalLint``: only the top-level statements an insertion touches are checked again, with the
-    same findings as a full check), so validating k candidates in a 5,000-line file costs one full check, not k+1.
+    The buffer is checked in full once; each candidate program is then checked incrementally against the buffer
+    (``IncrementalLint``, forked at the buffer's check: only the top-level statements an insertion touches are
+    checked again, with the same findings as a full check), so validating k candidates in a 5,000-line file costs
+    one full check, not k+1.
     ``linter``: an ``IncrementalLint`` kept by the caller for this document (the language server keeps one per
-    open document), so that the buffer itself is checked incrementally against the last program it saw; it must
-    not be used by two threads at once. ``incremental=False`` checks every program in full (the baseline of
+    open document), so that the buffer itself is checked incrementally against the document's previous version
+    (the linter is left at this buffer's check); it must not be used by two threads at once. ``incremental=False`` checks every program in full (the baseline of
     ``benchmarks/validation_latency.py``).
     """
 
@@ -150,7 +151,8 @@ class BufferLint:
 
     def adds_errors(self, program: str) -> bool:
         """Whether ``program`` (the buffer with lines inserted) has a pyflakes error the buffer did not have."""
-        after = [f for f in self._check(program) if f.is_error]
+        found = self._lint.fork().check(program) if self._lint else lint.check(program)
+        after = [f for f in found if f.is_error]
         return bool(lint.new_errors(self.errors, after, before_text=self.buffer, after_text=program))
 
 

@@ -222,3 +222,15 @@ def test_a_document_linter_kept_across_versions_judges_as_full_checks_do(
         for program in programs:
             assert linted.adds_errors(program) == full.adds_errors(program)
     assert kept.failures == 0
+
+
+def test_a_fork_starts_from_the_last_check_and_leaves_the_original_as_it_was() -> None:
+    lint = IncrementalLint()
+    lint.check(BIG)
+    lines = BIG.split("\n")
+    lines.insert(2 + 4 * 600, "    z = undefined")
+    candidate = "\n".join(lines)
+    fork = lint.fork()
+    assert fork.check(candidate) == check(candidate)
+    assert fork.last_parsed < 10 and fork.last_hits == 1249
+    assert lint.check(BIG) == check(BIG) and lint.last_parsed == 0  # still at BIG: nothing parsed again

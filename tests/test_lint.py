@@ -6,6 +6,8 @@ import inspect
 import threading
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pyflakes import checker as pyflakes_checker
 from pyflakes import messages as pyflakes_messages
 
@@ -171,3 +173,29 @@ def test_checks_in_parallel_threads_agree_with_a_single_thread():
     for t in threads:
         t.join()
     assert all(r == expected for r in results.values())
+
+
+def _text(lines: list[str]) -> str:
+    return "".join(line + "\n" for line in lines)
+
+
+_LINES = st.lists(st.sampled_from(["a", "b", "", "    return y", "x = 1"]), max_size=30)
+
+
+@given(_LINES, _LINES)
+def test_the_line_map_pairs_equal_lines_in_order(a, b):
+    mapping = lint._line_map(_text(a), _text(b))
+    pairs = sorted(mapping.items())
+    assert all(b[new - 1] == a[old - 1] for new, old in pairs)
+    assert [old for _, old in pairs] == sorted(old for _, old in pairs) and len(set(mapping.values())) == len(
+        pairs
+    )
+
+
+@given(_LINES, st.data())
+def test_after_an_insertion_every_old_line_maps_back_to_itself(a, data):
+    at = data.draw(st.integers(0, len(a)))
+    added = data.draw(_LINES)
+    b = a[:at] + added + a[at:]
+    mapping = lint._line_map(_text(a), _text(b))
+    assert sorted(mapping.values()) == list(range(1, len(a) + 1))
