@@ -10,6 +10,8 @@ from pathlib import Path
 
 import typer
 
+from model_runtime.windows import DEFAULT_WINDOW
+
 # Options several commands share (typer reads them as metadata, so one instance serves each command).
 MODEL_OPTION = typer.Option(
     None, "--model", help="Model directory, .gguf file or hub id (default: installed)."
@@ -128,6 +130,12 @@ def suggest_command(
     top_p: float = TOP_P_OPTION,
     max_new_tokens: int = typer.Option(128, min=1, help="Longest edit, in tokens."),
     mode: str = typer.Option("whole", help="How the buffer is written in the prompt: whole or lintseq."),
+    window: int = typer.Option(
+        DEFAULT_WINDOW,
+        min=0,
+        help="A longer file shows the model only this many lines: the top-level function or class around "
+        "--line (else the end), with whole statements before it that fit. 0 shows the whole file.",
+    ),
     seed: int = SEED_OPTION,
     threads: int = THREADS_OPTION,
     quantize: str = QUANTIZE_OPTION,
@@ -150,6 +158,7 @@ def suggest_command(
             max_new_tokens=max_new_tokens,
             mode=mode,
             seed=seed,
+            window=window,
         )
     except ValueError as exc:
         _fail(str(exc))

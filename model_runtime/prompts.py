@@ -28,6 +28,7 @@ from model_runtime.edits import (
     parse_hunk,
     split_hunks,
 )
+from model_runtime.windows import window_span
 
 MODES = ("whole", "lintseq")
 _ON_LINE = re.compile(r"on line (\d+)")
@@ -42,9 +43,13 @@ class Prompt:
     edits: tuple[str, ...]
     buffer: str  # the buffer as the edits write it (normalised)
     mode: str
-    # 0-based lines of the caller's buffer left out of the prompt: the docstring that became the instruction. The
-    # model's edits count lines without them (``suggestions.validate`` maps them back).
+    # 0-based lines of the caller's buffer left out of the prompt: the docstring that became the instruction, and
+    # the lines outside the window of a long buffer. The model's edits count lines without them
+    # (``suggestions.validate`` maps them back).
     hidden: tuple[int, ...] = ()
+    # Where an edit appending to the shown lines goes in the caller's buffer: None, its end; else the 0-based line
+    # after the window (a window that ends before the buffer does).
+    append_at: int | None = None
 
     @property
     def text(self) -> str:
@@ -66,6 +71,7 @@ def build_prompt(
     head: Callable[[str], str] = plain_head,
     decompose: Callable[[str], Sequence[str]] | None = None,
     hide_docstring: bool = True,
+    window: int = 0,
 ) -> Prompt:
     """The prompt asking for the next edit of ``buffer``.
 
@@ -78,6 +84,9 @@ def build_prompt(
     lines): training data holds the docstring in the instruction and the function's code without it, and a model
     shown the docstring twice writes worse edits (measured on ``examples/running_mean.py``, int8, k=4, seeds 0-4:
     16 of 20 sampled edits valid without it, 5 of 20 with it).
+
+    ``window`` > 0: a buffer of more lines shows only ``windows.window_span`` around ``line`` (the other lines are
+    hidden too, and the recent edits are left out: they are diffs of the whole buffer).
     """
     if mode not in MODES:
         raise ValueError(f"unknown prompt mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -90,7 +99,15 @@ def build_prompt(
         span = docstring_lines(buffer, line) if hide_docstring and instruction == derived else None
     current = "\n".join(normalise(buffer))
     start, recent = split_history(current, history)
-    if span:
+    count = len(buffer.split("\n"))
+    shown = window_span(buffer, line, window)
+    append_at = None
+    if len(shown) < count:
+        hidden = tuple(sorted(set(range(count)).difference(shown).union(span or ())))
+        start = current = "\n".join(normalise(without_lines(buffer, hidden)))
+        recent = []
+        append_at = shown.stop if shown.stop < count else None
+    elif span:
         hidden = tuple(span)
         block = buffer.split("\n")[span.start : span.stop]
         states = [start, *program_states_of(start, recent)]
@@ -103,7 +120,7 @@ def build_prompt(
     else:
         states = list(decompose(start) if decompose else lintseq_states(start))
         edits = edits_from_states(["", *states, start])
-    return Prompt(instruction, head(instruction), (*edits, *recent), current, mode, hidden)
+    return Prompt(instruction, head(instruction), (*edits, *recent), current, mode, hidden, append_at)
 
 
 def without_lines(text: str, hidden: Sequence[int]) -> str:

@@ -28,6 +28,7 @@ from model_runtime.generation import CancelFlag, Timings, generate
 from model_runtime.incremental_lint import IncrementalLint
 from model_runtime.loading import LoadedModel
 from model_runtime.prompts import build_prompt, plain_head, without_lines
+from model_runtime.windows import DEFAULT_WINDOW
 
 __all__ = [
     "Placement",
@@ -197,11 +198,14 @@ def insert_placements(buffer: str, placements: Sequence[Placement]) -> str:
     return "\n".join(result)
 
 
-def unhide(buffer: str, hidden: Sequence[int], placements: Sequence[Placement]) -> tuple[Placement, ...]:
-    """Placements made against ``buffer`` without its lines ``hidden``, moved to ``buffer``'s own lines."""
+def unhide(
+    buffer: str, hidden: Sequence[int], placements: Sequence[Placement], end: int | None = None
+) -> tuple[Placement, ...]:
+    """Placements made against ``buffer`` without its lines ``hidden``, moved to ``buffer``'s own lines; one after
+    the last shown line goes to 0-based line ``end`` (None: the end of the buffer)."""
     drop = set(hidden)
     shown = [i for i in range(len(buffer.split("\n"))) if i not in drop]
-    end = len(buffer.split("\n"))
+    end = len(buffer.split("\n")) if end is None else end
     return tuple(Placement(shown[p.line] if p.line < len(shown) else end, p.lines) for p in placements)
 
 
@@ -211,11 +215,13 @@ def validate(
     timings: Timings | None = None,
     hidden: Sequence[int] = (),
     linted: BufferLint | None = None,
+    append_at: int | None = None,
 ) -> SuggestResult:
     """Turn model outputs ``(edit text, score)`` into validated, deduplicated suggestions, best first.
 
     ``hidden``: 0-based lines of ``buffer`` the prompt left out (``Prompt.hidden``); the outputs count lines
-    without them. Each suggestion's edit text and placements are then given against ``buffer`` itself.
+    without them. Each suggestion's edit text and placements are then given against ``buffer`` itself; an edit
+    appending to the shown lines goes before 0-based line ``append_at`` (``Prompt.append_at``; None: at the end).
     ``linted``: the buffer's ``BufferLint`` when the caller already made one (it is made here otherwise).
     """
     linted = linted if linted is not None and linted.buffer == buffer else BufferLint(buffer)
@@ -232,7 +238,7 @@ def validate(
             malformed += 1
             continue
         if hidden:
-            placements = unhide(buffer, hidden, placements)
+            placements = unhide(buffer, hidden, placements, append_at)
             program = insert_placements(buffer, placements)
             text = diff_states(buffer, program)
             edit = parse_edit(text)
@@ -337,16 +343,24 @@ def suggest(
     on_token: Callable[[int, str], None] | None = None,
     seed: int | None = None,
     linter: IncrementalLint | None = None,
+    window: int = DEFAULT_WINDOW,
 ) -> SuggestResult:
     """Validated next edits for ``buffer``, best first (see ``validate``); raises generation.Cancelled if cancelled.
 
-    ``linter``: the document's own ``IncrementalLint`` (see ``BufferLint``), reused from call to call.
+    ``linter``: the document's own ``IncrementalLint`` (see ``BufferLint``), reused from call to call. ``window``:
+    a longer buffer shows the model only this many lines around ``line`` (``windows.window_span``; 0: all).
     """
     linted = BufferLint(buffer, linter=linter)
     if linted.error:
         return SuggestResult([], linted.error)
     prompt = build_prompt(
-        buffer, instruction=instruction, line=line, history=history, mode=mode, head=head_for(loaded)
+        buffer,
+        instruction=instruction,
+        line=line,
+        history=history,
+        mode=mode,
+        head=head_for(loaded),
+        window=window,
     )
     result = generate(
         loaded,
@@ -362,7 +376,7 @@ def suggest(
     )
     outputs = [(c.text, c.mean_logprob) for c in result.candidates if c.finish != "length"]
     truncated = sum(1 for c in result.candidates if c.finish == "length")
-    validated = validate(buffer, outputs, result.timings, prompt.hidden, linted)
+    validated = validate(buffer, outputs, result.timings, prompt.hidden, linted, prompt.append_at)
     # An edit cut off by max_new_tokens is malformed output too: it never reached its end.
     return dataclasses.replace(validated, dropped_malformed=validated.dropped_malformed + truncated)
 

@@ -1,0 +1,55 @@
+"""Which lines of a long buffer a prompt shows: the top-level statement around the cursor, within a line budget.
+
+The default model was trained on single functions and short files (at most 1,024 tokens an example), so a prompt
+holding a whole 2,000-line file is far outside what it knows (and past SmolLM2's context), and its prefill alone
+takes many seconds on a CPU. A buffer longer than the window therefore shows only the top-level statement the
+cursor is in (a function, a class), grown upwards by whole statements before it while they fit; a statement longer
+than the window is cut around the cursor. In the blank lines between statements the window ends at the cursor.
+``prompts.build_prompt`` hides the other lines the way it hides a docstring used as the instruction
+(``Prompt.hidden``); suggestions are validated against the whole buffer.
+"""
+
+from __future__ import annotations
+
+from model_runtime import lint
+
+DEFAULT_WINDOW = 80  # lines; about 800 tokens of Python, with room for the instruction and the edit
+
+
+def window_span(buffer: str, line: int | None, size: int) -> range:
+    """The 0-based lines of ``buffer`` a prompt shows for a cursor on 0-based ``line`` (None: the end).
+
+    All of them when ``size`` is 0 or the buffer has at most ``size`` lines.
+    """
+    count = len(buffer.split("\n"))
+    if size <= 0 or count <= size:
+        return range(count)
+    cursor = count - 1 if line is None else min(max(line, 0), count - 1)
+    units = top_level_spans(buffer)
+    around = next((unit for unit in units if cursor in unit), None)
+    if around is not None and len(around) > size:
+        start = min(max(cursor - size // 2, around.start), around.stop - size)
+        return range(start, start + size)
+    if around is not None:
+        start, stop = around.start, around.stop
+    else:  # between statements, or a buffer that does not parse: the lines up to the cursor
+        stop = cursor + 1
+        start = max([unit.stop for unit in units if unit.stop <= cursor] + [stop - size, 0])
+    for unit in reversed([unit for unit in units if unit.stop <= start]):
+        if stop - unit.start > size:
+            break
+        start = unit.start
+    return range(start, stop)
+
+
+def top_level_spans(buffer: str) -> list[range]:
+    """0-based line ranges of the buffer's top-level statements (decorators included); [] if it does not parse."""
+    try:
+        tree = lint.parse(buffer)
+    except SyntaxError:
+        return []
+    spans = []
+    for statement in tree.body:
+        first = min([statement.lineno, *(d.lineno for d in getattr(statement, "decorator_list", ()))])
+        spans.append(range(first - 1, statement.end_lineno or statement.lineno))
+    return spans
