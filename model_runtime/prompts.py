@@ -28,7 +28,7 @@ from model_runtime.edits import (
     parse_hunk,
     split_hunks,
 )
-from model_runtime.windows import window_span
+from model_runtime.windows import window_span, window_states
 
 MODES = ("whole", "lintseq")
 _ON_LINE = re.compile(r"on line (\d+)")
@@ -85,12 +85,11 @@ def build_prompt(
     shown the docstring twice writes worse edits (measured on ``examples/running_mean.py``, int8, k=4, seeds 0-4:
     16 of 20 sampled edits valid without it, 5 of 20 with it).
 
-    ``window`` > 0: a buffer of more lines shows only ``windows.window_span`` around ``line`` (the other lines are
-    hidden too, and the recent edits are left out: they are diffs of the whole buffer).
+    ``window`` > 0: a buffer of more lines shows only ``windows.window_span`` around ``line``; the other lines are
+    hidden too, and the recent edits are kept when they all lie inside the window (else they are left out).
     """
     if mode not in MODES:
         raise ValueError(f"unknown prompt mode {mode!r}; choose one of {', '.join(MODES)}")
-    hidden: tuple[int, ...] = ()
     span = None
     if instruction is None or (hide_docstring and line is not None):
         derived = derive_instruction(buffer, line)
@@ -99,20 +98,24 @@ def build_prompt(
         span = docstring_lines(buffer, line) if hide_docstring and instruction == derived else None
     current = "\n".join(normalise(buffer))
     start, recent = split_history(current, history)
-    count = len(buffer.split("\n"))
-    shown = window_span(buffer, line, window)
+    hidden: set[int] = set(span or ())
+    states = None  # the states the prompt shows, when they are not simply start + recent
+    lines = buffer.split("\n")
+    lead = next((i for i, text in enumerate(lines) if text.strip()), 0)  # blank lines normalise drops
+    shown = window_span(current, None if line is None else line - lead, window)
+    count = len(normalise(buffer))
     append_at = None
     if len(shown) < count:
-        hidden = tuple(sorted(set(range(count)).difference(shown).union(span or ())))
-        start = current = "\n".join(normalise(without_lines(buffer, hidden)))
-        recent = []
-        append_at = shown.stop if shown.stop < count else None
-    elif span:
-        hidden = tuple(span)
-        block = buffer.split("\n")[span.start : span.stop]
-        states = [start, *program_states_of(start, recent)]
+        hidden.update(i for i in range(len(lines)) if i - lead not in shown)
+        append_at = lead + shown.stop if shown.stop < count else None
+        states = window_states([start, *program_states_of(start, recent)], shown.start, count - shown.stop)
+        states = states or [without_lines(buffer, sorted(hidden))]
+    if span:
         # The current state loses exactly the hidden lines; earlier states (recent edits) lose the same block.
-        states = [*(_drop_block(s, block) for s in states[:-1]), without_lines(buffer, hidden)]
+        block = lines[span.start : span.stop]
+        states = states or [start, *program_states_of(start, recent)]
+        states = [*(_drop_block(s, block) for s in states[:-1]), without_lines(buffer, sorted(hidden))]
+    if states is not None:
         start, recent = "\n".join(normalise(states[0])), edits_from_states(states)
         current = "\n".join(normalise(states[-1]))
     if mode == "whole":
@@ -120,7 +123,9 @@ def build_prompt(
     else:
         states = list(decompose(start) if decompose else lintseq_states(start))
         edits = edits_from_states(["", *states, start])
-    return Prompt(instruction, head(instruction), (*edits, *recent), current, mode, hidden, append_at)
+    return Prompt(
+        instruction, head(instruction), (*edits, *recent), current, mode, tuple(sorted(hidden)), append_at
+    )
 
 
 def without_lines(text: str, hidden: Sequence[int]) -> str:

@@ -6,12 +6,16 @@ takes many seconds on a CPU. A buffer longer than the window therefore shows onl
 cursor is in (a function, a class), grown upwards by whole statements before it while they fit; a statement longer
 than the window is cut around the cursor. In the blank lines between statements the window ends at the cursor.
 ``prompts.build_prompt`` hides the other lines the way it hides a docstring used as the instruction
-(``Prompt.hidden``); suggestions are validated against the whole buffer.
+(``Prompt.hidden``), and keeps the recent edits (Diff History) when they all lie inside the window
+(``window_states``); suggestions are validated against the whole buffer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from model_runtime import lint
+from model_runtime.edits import normalise
 
 DEFAULT_WINDOW = 80  # lines; about 800 tokens of Python, with room for the instruction and the edit
 
@@ -40,6 +44,21 @@ def window_span(buffer: str, line: int | None, size: int) -> range:
             break
         start = unit.start
     return range(start, stop)
+
+
+def window_states(states: Sequence[str], before: int, after: int) -> list[str] | None:
+    """Program states (the last one the current buffer) cut to the current window: each without its first
+    ``before`` and last ``after`` lines; None when an earlier state differs from the current one there (a recent
+    edit outside the window: the caller leaves the history out)."""
+    current = normalise(states[-1])
+    head, tail = current[:before], current[len(current) - after :]
+    cut = []
+    for state in states:
+        lines = normalise(state)
+        if len(lines) < before + after or lines[:before] != head or lines[len(lines) - after :] != tail:
+            return None
+        cut.append("\n".join(lines[before : len(lines) - after]))
+    return cut
 
 
 def top_level_spans(buffer: str) -> list[range]:

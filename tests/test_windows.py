@@ -7,10 +7,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from model_runtime.edits import diff_states
 from model_runtime.loading import load_model
 from model_runtime.prompts import build_prompt
 from model_runtime.suggestions import Placement, suggest
-from model_runtime.windows import top_level_spans, window_span
+from model_runtime.windows import top_level_spans, window_span, window_states
 from tests.support.tiny_model import KNOWN_INSTRUCTION, KNOWN_NEXT_LINE, KNOWN_NEXT_LINES, KNOWN_STATES
 
 
@@ -18,7 +19,9 @@ def _functions(first: int, count: int) -> str:
     return "\n\n".join(f"def g{i}(x):\n    y = x + {i}\n    return y" for i in range(first, first + count))
 
 
-LONG = _functions(0, 30)  # 30 functions of 3 lines and a blank line after each: g_i on lines 4i..4i+2, 119 lines
+LONG = _functions(
+    0, 30
+)  # 30 functions of 3 lines and a blank line after each: g_i on lines 4i..4i+2, 119 lines
 
 
 def test_a_short_buffer_is_shown_whole():
@@ -61,6 +64,32 @@ def test_the_prompt_of_a_long_buffer_leaves_the_far_functions_out():
     assert "g10" in prompt.text and "g9" in prompt.text
     assert "g8" not in prompt.text and "g11" not in prompt.text
     assert prompt.append_at == 43 and len(prompt.hidden) == 119 - 7
+
+
+def test_states_are_cut_to_the_window_unless_one_differs_outside_it():
+    states = ["a\nb\nc\nz", "a\nb\nc\nd\nz", "a\nb\nc\nd\ne\nz"]
+    assert window_states(states, 2, 1) == ["c", "c\nd", "c\nd\ne"]
+    assert window_states(["b\nc\nz", *states[1:]], 2, 1) is None  # the first state differs above the window
+
+
+def _with_line(text: str, at: int, new: str) -> str:
+    lines = text.split("\n")
+    lines.insert(at, new)
+    return "\n".join(lines)
+
+
+def test_recent_edits_inside_the_window_stay_in_the_prompt():
+    before = _with_line(LONG, 42, "    z = y")  # in g10
+    history = [diff_states(LONG, before)]
+    prompt = build_prompt(before, instruction="", line=41, window=9, history=history)
+    assert prompt.edits[-1] == "@@ -6,0 +7 @@\n+    z = y"  # g9 (5 lines with the blank), then g10's lines
+    assert "    z = y" not in prompt.edits[0] and "g8" not in prompt.text
+
+
+def test_recent_edits_outside_the_window_are_left_out():
+    before = _with_line(LONG, 2, "    z = y")  # in g0, far above the window
+    prompt = build_prompt(before, instruction="", line=42, window=9, history=[diff_states(LONG, before)])
+    assert len(prompt.edits) == 1 and "z = y" not in prompt.text
 
 
 @pytest.fixture(scope="module")
