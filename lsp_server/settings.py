@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from model_runtime.quantize import QUANTIZE_MODES  # imports no torch
+from model_runtime.windows import DEFAULT_WINDOW  # imports no torch
 
 SECTION = "editseq"
 
@@ -33,6 +34,7 @@ class Settings:
     prefetch: bool = True
     idle_ms: int = 300
     history_length: int = 5
+    prompt_window: int = DEFAULT_WINDOW  # lines of a long buffer the model sees (model_runtime.windows); 0 all
     logging: bool = True
 
 
@@ -48,6 +50,7 @@ _KEYS: dict[str, tuple[str, type, float | None, float | None]] = {
     "prefetch": ("prefetch", bool, None, None),
     "idleMs": ("idle_ms", int, 0, 60_000),
     "historyLength": ("history_length", int, 0, 100),
+    "promptWindow": ("prompt_window", int, 0, 100_000),
     "logging": ("logging", bool, None, None),
 }
 DEVICES = ("auto", "cpu", "cuda", "mps")

@@ -166,6 +166,7 @@ class SuggestionCache:
                 max_new_tokens=settings.max_new_tokens,
                 cancel=cancel,
                 linter=self.linter_for(uri),
+                window=settings.prompt_window,
             )
         except Cancelled as exc:
             raise JsonRpcContentModified(

@@ -284,3 +284,11 @@ def test_suggestion_validation_keeps_one_linter_per_open_document_and_forgets_cl
     linters = [cache.linter_for(f"file:///{i}.py") for i in range(KEPT_DOCUMENTS + 1)]
     assert cache.linter_for(f"file:///{KEPT_DOCUMENTS}.py") is linters[-1]
     assert cache.linter_for("file:///0.py") is not linters[0]  # the least recently used went first
+
+
+def test_the_prompt_window_setting_takes_lines_and_refuses_negatives():
+    settings, problems = merge_settings(Settings(), {"promptWindow": 200})
+    assert settings.prompt_window == 200 and problems == []
+    assert Settings().prompt_window == 80
+    kept, problems = merge_settings(settings, {"promptWindow": -1})
+    assert kept.prompt_window == 200 and "editseq.promptWindow" in problems[0]

@@ -14,6 +14,7 @@ export const SERVER_KEYS = [
   "prefetch",
   "idleMs",
   "historyLength",
+  "promptWindow",
   "logging",
 ] as const;
 
