@@ -34,7 +34,7 @@ class Settings:
     prefetch: bool = True
     idle_ms: int = 300
     history_length: int = 5
-    prompt_window: int = DEFAULT_WINDOW  # lines of a long buffer the model sees (model_runtime.windows); 0 all
+    prompt_window: int = DEFAULT_WINDOW  # lines of a long file the model sees (model_runtime.windows)
     logging: bool = True
 
 

@@ -1,7 +1,7 @@
-"""Suggestions for a document's current version: computed on the model thread, cached per line and per instruction,
+"""Suggestions for a document's current version: computed on the model thread, cached per line and per prompt focus,
 prefetched while the user is idle, shared by concurrent requests, cancelled when stale, and logged.
 
-Requests for the same (document, version, instruction) join one computation; it stops only when the last of them
+Requests for the same (document, version, focus) join one computation; it stops only when the last of them
 leaves (``$/cancelRequest``) or the document changes. What code actions and inline completion showed is kept per
 document, so that a later buffer equal to a shown suggestion's program is logged as accepted.
 """
@@ -44,9 +44,9 @@ class SuggestionCache:
 
     def __init__(self, server: Any) -> None:
         self.server = server
-        # uri -> ("line", n) or ("instruction", text) -> result, for the latest version only
+        # uri -> ("line", n) or ("focus", (instruction, window)) -> result, for the latest version only
         self.cache: dict[str, dict[tuple[str, Any], Computed]] = {}
-        self.inflight: dict[tuple[str, int, str], asyncio.Task] = {}
+        self.inflight: dict[tuple[str, int, tuple], asyncio.Task] = {}
         # What a `$/cancelRequest` for a message id stops: an Event to set, or a shared computation to leave.
         self.request_cancels: dict[Any, Callable[[], None]] = {}
         self.shown: dict[str, Computed] = {}  # uri -> what code actions / inline completion last showed
@@ -93,10 +93,11 @@ class SuggestionCache:
     async def suggestions_for(self, uri: str, line: int) -> Computed:
         """The suggestions for ``uri`` at ``line`` for its current version: cached, in flight, or computed now.
 
-        The prompt depends on the line only through the instruction derived there (the enclosing function's
-        header and docstring), so a prefetch made for one line answers a request anywhere in the same function.
+        The prompt depends on the line only through its focus (``prompts.prompt_focus``): the instruction derived
+        there (the enclosing function's header and docstring) and, in a long file, the window of lines shown; so
+        a prefetch made for one line answers a request anywhere in the same function.
         """
-        from model_runtime.prompts import derive_instruction
+        from model_runtime.prompts import prompt_focus
 
         server = self.server
         state, text = server.text_of(uri)
@@ -105,12 +106,13 @@ class SuggestionCache:
         if (hit := cached.get(("line", line))) is not None and hit.version == version:
             server.host.cache_hits += 1
             return hit
-        instruction = await asyncio.to_thread(derive_instruction, text, line)
-        if (hit := cached.get(("instruction", instruction))) is not None and hit.version == version:
+        instruction, window = await asyncio.to_thread(prompt_focus, text, line, server.settings.prompt_window)
+        focus = (instruction, window.start, window.stop)
+        if (hit := cached.get(("focus", focus))) is not None and hit.version == version:
             server.host.cache_hits += 1
             cached[("line", line)] = hit
             return hit
-        key = (uri, version, instruction)
+        key = (uri, version, focus)
         task = self.inflight.get(key)
         if task is None:
             cancel = server.cancels.new(uri)
@@ -134,7 +136,7 @@ class SuggestionCache:
             if msg_id is not None:
                 self.request_cancels.pop(msg_id, None)
 
-    def _abandon(self, key: tuple[str, int, str], task: asyncio.Task, waiter: object) -> None:
+    def _abandon(self, key: tuple[str, int, tuple], task: asyncio.Task, waiter: object) -> None:
         """A waiter of ``task`` was cancelled: stop the computation unless another request or prefetch waits on it."""
         task.waiting.discard(waiter)  # type: ignore[attr-defined]
         if task.waiting:  # type: ignore[attr-defined]
@@ -144,13 +146,14 @@ class SuggestionCache:
             del self.inflight[key]
 
     async def _compute(
-        self, key: tuple[str, int, str], line: int, text: str, history: list[str], cancel: threading.Event
+        self, key: tuple[str, int, tuple], line: int, text: str, history: list[str], cancel: threading.Event
     ) -> Computed:
         from model_runtime.generation import Cancelled
         from model_runtime.suggestions import suggest
 
         server = self.server
-        uri, version, instruction = key
+        uri, version, focus = key
+        instruction = focus[0]
         settings = server.settings
         started = time.perf_counter()
         try:
@@ -180,7 +183,7 @@ class SuggestionCache:
         state = server.docs.get(uri)
         if state is not None and state.version == version and server.settings is settings:
             cached = self.cache.setdefault(uri, {})
-            cached[("line", line)] = cached[("instruction", instruction)] = computed
+            cached[("line", line)] = cached[("focus", focus)] = computed
         return computed
 
     # ------------------------------------------------------------------------------------------ invalidation

@@ -146,6 +146,14 @@ def parse(text: str) -> ast.Module:
             raise SyntaxError(str(exc)) from exc
 
 
+def parse_or_none(text: str) -> ast.Module | None:
+    """``parse(text)``, or None when the text does not parse."""
+    try:
+        return parse(text)
+    except SyntaxError:
+        return None
+
+
 def check_tree(tree: ast.Module) -> list[LintError]:
     """Run pyflakes on an already parsed module; returns findings sorted by position."""
     result = _Checker(tree, filename="<buffer>", withDoctest=False)

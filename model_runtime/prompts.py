@@ -28,7 +28,7 @@ from model_runtime.edits import (
     parse_hunk,
     split_hunks,
 )
-from model_runtime.windows import window_span, window_states
+from model_runtime.windows import top_level_spans, window_span, window_states
 
 MODES = ("whole", "lintseq")
 _ON_LINE = re.compile(r"on line (\d+)")
@@ -91,19 +91,21 @@ def build_prompt(
     if mode not in MODES:
         raise ValueError(f"unknown prompt mode {mode!r}; choose one of {', '.join(MODES)}")
     span = None
+    tree = lint.parse_or_none(buffer)
     if instruction is None or (hide_docstring and line is not None):
-        derived = derive_instruction(buffer, line)
+        derived = derive_instruction(buffer, line, tree)
         instruction = derived if instruction is None else instruction
         # Also when the caller passes the derived instruction itself (the language server does, to key its cache).
-        span = docstring_lines(buffer, line) if hide_docstring and instruction == derived else None
+        span = docstring_lines(buffer, line, tree) if hide_docstring and instruction == derived else None
     current = "\n".join(normalise(buffer))
     start, recent = split_history(current, history)
     hidden: set[int] = set(span or ())
     states = None  # the states the prompt shows, when they are not simply start + recent
     lines = buffer.split("\n")
     lead = next((i for i, text in enumerate(lines) if text.strip()), 0)  # blank lines normalise drops
-    shown = window_span(current, None if line is None else line - lead, window)
     count = len(normalise(buffer))
+    in_buffer = window_span(buffer, line, window, top_level_spans(tree))
+    shown = range(max(in_buffer.start - lead, 0), max(min(in_buffer.stop - lead, count), 0))  # of ``current``
     append_at = None
     if len(shown) < count:
         hidden.update(i for i in range(len(lines)) if i - lead not in shown)
@@ -186,15 +188,27 @@ def _undo(lines: list[str], diff: str) -> list[str] | None:
     return result
 
 
-def derive_instruction(buffer: str, line: int | None = None) -> str:
+def prompt_focus(buffer: str, line: int | None, window: int) -> tuple[str, range]:
+    """What a prompt for 0-based ``line`` depends on besides the buffer and its history: the derived instruction
+    and the window (``windows.window_span``); the buffer is parsed once. The language server keys its suggestion
+    cache by it, so that a suggestion computed for one line answers a request on any line with the same focus."""
+    tree = lint.parse_or_none(buffer)
+    return derive_instruction(buffer, line, tree), window_span(buffer, line, window, top_level_spans(tree))
+
+
+_PARSE = (
+    object()
+)  # "parse the buffer here" (a caller that parsed it passes the tree, or None: it does not parse)
+
+
+def derive_instruction(buffer: str, line: int | None = None, tree: object = _PARSE) -> str:
     """An instruction from the buffer: the header and docstring of the function around 0-based ``line``, else the
     module docstring, else empty (also when the buffer does not parse).
 
     A function's instruction is its decorators, signature and docstring, dedented: the form training used.
     """
-    try:
-        tree = lint.parse(buffer)
-    except SyntaxError:
+    tree = lint.parse_or_none(buffer) if tree is _PARSE else tree
+    if tree is None:
         return ""
     found = _documented_function(tree, line)
     if found is not None:
@@ -204,12 +218,11 @@ def derive_instruction(buffer: str, line: int | None = None) -> str:
     return (ast.get_docstring(tree) or "").strip()
 
 
-def docstring_lines(buffer: str, line: int | None) -> range | None:
+def docstring_lines(buffer: str, line: int | None, tree: object = _PARSE) -> range | None:
     """0-based lines of the docstring ``derive_instruction`` takes at ``line``, when it stands on lines of its own
     (not on the ``def`` line); else None."""
-    try:
-        tree = lint.parse(buffer)
-    except SyntaxError:
+    tree = lint.parse_or_none(buffer) if tree is _PARSE else tree
+    if tree is None:
         return None
     found = _documented_function(tree, line)
     if found is None:

@@ -12,6 +12,7 @@ than the window is cut around the cursor. In the blank lines between statements 
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Sequence
 
 from model_runtime import lint
@@ -20,16 +21,17 @@ from model_runtime.edits import normalise
 DEFAULT_WINDOW = 80  # lines; about 800 tokens of Python, with room for the instruction and the edit
 
 
-def window_span(buffer: str, line: int | None, size: int) -> range:
+def window_span(buffer: str, line: int | None, size: int, spans: Sequence[range] | None = None) -> range:
     """The 0-based lines of ``buffer`` a prompt shows for a cursor on 0-based ``line`` (None: the end).
 
-    All of them when ``size`` is 0 or the buffer has at most ``size`` lines.
+    All of them when ``size`` is 0 or the buffer has at most ``size`` lines. ``spans``: the buffer's
+    ``top_level_spans``, when the caller has them.
     """
     count = len(buffer.split("\n"))
     if size <= 0 or count <= size:
         return range(count)
     cursor = count - 1 if line is None else min(max(line, 0), count - 1)
-    units = top_level_spans(buffer)
+    units = top_level_spans(lint.parse_or_none(buffer)) if spans is None else spans
     around = next((unit for unit in units if cursor in unit), None)
     if around is not None and len(around) > size:
         start = min(max(cursor - size // 2, around.start), around.stop - size)
@@ -61,14 +63,10 @@ def window_states(states: Sequence[str], before: int, after: int) -> list[str] |
     return cut
 
 
-def top_level_spans(buffer: str) -> list[range]:
-    """0-based line ranges of the buffer's top-level statements (decorators included); [] if it does not parse."""
-    try:
-        tree = lint.parse(buffer)
-    except SyntaxError:
-        return []
+def top_level_spans(tree: ast.Module | None) -> list[range]:
+    """0-based line ranges of a module's top-level statements (decorators included); [] for None (no parse)."""
     spans = []
-    for statement in tree.body:
+    for statement in tree.body if tree is not None else ():
         first = min([statement.lineno, *(d.lineno for d in getattr(statement, "decorator_list", ()))])
         spans.append(range(first - 1, statement.end_lineno or statement.lineno))
     return spans

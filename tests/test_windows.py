@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from model_runtime import lint
 from model_runtime.edits import diff_states
 from model_runtime.loading import load_model
 from model_runtime.prompts import build_prompt
@@ -30,7 +31,7 @@ def test_a_short_buffer_is_shown_whole():
 
 
 def test_the_function_around_the_cursor_is_shown_with_whole_functions_before_it_that_fit():
-    g10 = top_level_spans(LONG)[10]
+    g10 = top_level_spans(lint.parse(LONG))[10]
     assert g10 == range(40, 43)
     assert window_span(LONG, 41, 8) == range(36, 43)  # g9, the blank line, g10
     assert window_span(LONG, 41, 12) == range(32, 43)  # and g8
@@ -48,7 +49,7 @@ def test_in_the_blank_lines_after_a_function_the_window_ends_at_the_cursor():
     buffer = LONG + "\n\n\n"
     cursor = len(buffer.split("\n")) - 1
     span = window_span(buffer, cursor, 10)
-    assert span.stop == cursor + 1 and span.start == top_level_spans(buffer)[-2].start
+    assert span.stop == cursor + 1 and span.start == top_level_spans(lint.parse(buffer))[-2].start
 
 
 @given(st.integers(0, 160), st.integers(1, 60))
