@@ -10,7 +10,8 @@ Prints one table:
   ``LINT_DEBOUNCE_S``, not a setting) only delays a change that arrives while a lint of the same document still
   runs; every change here waits for its diagnostics and a 50 ms pause, so none is debounced. Rows, in one run: the
   server as it is (incremental lint in its worker process), the same server checking every change in full (the
-  "before"), the server with the model loaded and prefetching when each edit arrives, and both lint paths alone
+  "before"), the server with the model loaded and prefetching when each edit arrives (and, as its "before", the
+  same server validating suggestions by full pyflakes runs), and both lint paths alone
   in this process (no server, no IPC; benchmarks/diagnostics_breakdown.py splits them into stages);
 - server RSS before and after a storm of didChange notifications, for EditSeq's protocol against stock pygls 2
   (whose ``_request_futures`` keeps one Future per notification: the baseline).
@@ -56,6 +57,19 @@ FULL_LINT_SERVER = (
     "async def full(self, text, uri):\n"
     "    return await incremental(self, text, None)\n"
     "module.LintScheduler.lint = full\n"
+    "server.start_io()\n"
+)
+
+# The server validating suggestions with a full pyflakes run for the buffer and each candidate
+# (BufferLint(incremental=False)): how suggestions were validated before, the baseline of the "while the model
+# prefetches" row.
+FULL_VALIDATION_SERVER = (
+    "import model_runtime.suggestions as module\n"
+    "from lsp_server.server import server\n"
+    "original = module.BufferLint.__init__\n"
+    "def full(self, buffer, **_):\n"
+    "    original(self, buffer, incremental=False)\n"
+    "module.BufferLint.__init__ = full\n"
     "server.start_io()\n"
 )
 
@@ -277,6 +291,8 @@ async def main() -> None:
     rows.append(("  before: the server linting in full (ms)", *before, "same edits"))
     busy = percentiles(await diagnostics(args.runs, model=model))
     rows.append(("  while the model prefetches (ms)", *busy, "same edits, model loaded"))
+    busy_before = percentiles(await diagnostics(args.runs, server=FULL_VALIDATION_SERVER, model=model))
+    rows.append(("  before: validation by full pyflakes (ms)", *busy_before, "same edits, model loaded"))
     alone = percentiles(lint_in_process(args.runs, incremental=True))
     rows.append(("  incremental lint alone, no server (ms)", *alone, "same edits"))
     baseline = percentiles(lint_in_process(args.runs, incremental=False))

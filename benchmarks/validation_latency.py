@@ -25,9 +25,10 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.diagnostics_breakdown import timed  # noqa: E402
 from benchmarks.lsp_latency import BIG_FILE  # noqa: E402
+from model_runtime.candidate_checks import BufferLint  # noqa: E402
 from model_runtime.edits import diff_states  # noqa: E402
 from model_runtime.incremental_lint import IncrementalLint  # noqa: E402
-from model_runtime.suggestions import BufferLint, validate  # noqa: E402
+from model_runtime.suggestions import validate  # noqa: E402
 
 
 def buffers(lines: int, runs: int) -> list[str]:

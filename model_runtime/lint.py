@@ -24,7 +24,7 @@ import contextlib
 import difflib
 import threading
 import warnings
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -147,11 +147,27 @@ def parse(text: str) -> ast.Module:
 
 
 def parse_or_none(text: str) -> ast.Module | None:
-    """``parse(text)``, or None when the text does not parse."""
+    """``parse(text)``, or None when the text does not parse. The last two results are kept (by text): a suggestion
+    reads the same buffer's tree more than once (its focus, its prompt), and parsing a 5,000-line buffer holds the
+    GIL for tens of milliseconds. Treat the tree as read-only."""
+    with _parsed_lock:
+        if text in _parsed:
+            _parsed.move_to_end(text)
+            return _parsed[text]
     try:
-        return parse(text)
+        tree = parse(text)
     except SyntaxError:
-        return None
+        tree = None
+    with _parsed_lock:
+        _parsed[text] = tree
+        while len(_parsed) > _PARSED_KEPT:
+            _parsed.popitem(last=False)
+    return tree
+
+
+_PARSED_KEPT = 2
+_parsed: OrderedDict[str, ast.Module | None] = OrderedDict()
+_parsed_lock = threading.Lock()
 
 
 def check_tree(tree: ast.Module) -> list[LintError]:

@@ -8,12 +8,12 @@ dropped and counted, never raised. ``validate`` is the pure core (text in, sugge
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from model_runtime import lint
+from model_runtime.candidate_checks import BufferLint
 from model_runtime.edits import (
     DIFF_TOKEN,
     SEPARATOR,
@@ -124,39 +124,6 @@ class SequenceCandidate:
         }
 
 
-class BufferLint:
-    """A buffer's pyflakes findings, and the errors of programs made from it by inserting a few lines.
-
-    The buffer is checked in full once; each candidate program is then checked incrementally against the buffer
-    (``IncrementalLint``, forked at the buffer's check: only the top-level statements an insertion touches are
-    checked again, with the same findings as a full check), so validating k candidates in a 5,000-line file costs
-    one full check, not k+1.
-    ``linter``: an ``IncrementalLint`` kept by the caller for this document (the language server keeps one per
-    open document), so that the buffer itself is checked incrementally against the document's previous version
-    (the linter is left at this buffer's check); it must not be used by two threads at once. ``incremental=False`` checks every program in full (the baseline of
-    ``benchmarks/validation_latency.py``).
-    """
-
-    def __init__(
-        self, buffer: str, *, incremental: bool = True, linter: IncrementalLint | None = None
-    ) -> None:
-        self.buffer = buffer
-        self._lint = (linter or IncrementalLint()) if incremental else None
-        findings = self._check(buffer)
-        self.errors = [f for f in findings if f.is_error]
-        syntax = next((f for f in findings if f.kind == lint.SYNTAX_ERROR), None)
-        self.error = f"buffer does not parse: line {syntax.line}: {syntax.message}" if syntax else None
-
-    def _check(self, text: str) -> list[lint.LintError]:
-        return self._lint.check(text) if self._lint else lint.check(text)
-
-    def adds_errors(self, program: str) -> bool:
-        """Whether ``program`` (the buffer with lines inserted) has a pyflakes error the buffer did not have."""
-        found = self._lint.fork().check(program) if self._lint else lint.check(program)
-        after = [f for f in found if f.is_error]
-        return bool(lint.new_errors(self.errors, after, before_text=self.buffer, after_text=program))
-
-
 def placements_for(buffer: str, edit: Edit) -> tuple[tuple[Placement, ...], str]:
     """Where an insertion edit puts its lines in ``buffer`` (0-based, in the caller's lines) and the new buffer.
 
@@ -243,7 +210,11 @@ def validate(
             text = diff_states(buffer, program)
             edit = parse_edit(text)
         recounted += miscounted
-        if not edit.added_lines or linted.adds_errors(program) or adds_unreachable_code(program, placements):
+        if (
+            not edit.added_lines
+            or linted.adds_errors(program)
+            or linted.adds_unreachable_code(program, placements)
+        ):
             invalid += 1
             continue
         key = tuple(normalise(program))
@@ -254,49 +225,6 @@ def validate(
         best[key] = Suggestion(text, edit, placements, program, score, timings)
     ranked = sorted(best.values(), key=lambda s: s.score, reverse=True)
     return SuggestResult(ranked, None, malformed, invalid, duplicates, timings, recounted)
-
-
-_TERMINAL = (ast.Return, ast.Raise, ast.Break, ast.Continue)
-
-
-def adds_unreachable_code(program: str, placements: Sequence[Placement]) -> bool:
-    """Whether any line the placements inserted into ``program`` lies in a statement that follows a return, raise,
-    break or continue of its own block: code that can never run is no useful next edit, though pyflakes allows it
-    (the early default model often appends a loop after the function's ``return``).
-
-    Only the nodes whose lines reach the inserted span are visited (a dead statement holding an inserted line lies
-    inside them), so a small insertion into a 5,000-line file costs a parse, not a walk of the whole tree.
-    """
-    inserted: set[int] = set()  # 0-based lines of ``program``
-    shift = 0
-    for placement in sorted(placements, key=lambda p: p.line):
-        inserted.update(range(placement.line + shift, placement.line + shift + len(placement.lines)))
-        shift += len(placement.lines)
-    if not inserted:
-        return False
-    try:
-        tree = ast.parse(program)
-    except SyntaxError:
-        return False
-    first, last = min(inserted) + 1, max(inserted) + 1  # 1-based, as ast counts
-
-    def reaches_span(node: ast.AST) -> bool:
-        start = getattr(node, "lineno", None)  # (match cases carry no position: always visited)
-        return start is None or (start <= last and (node.end_lineno or start) >= first)
-
-    stack: list[ast.AST] = [tree]
-    while stack:
-        node = stack.pop()
-        for name in ("body", "orelse", "finalbody"):
-            block = getattr(node, name, None)
-            if not isinstance(block, list):
-                continue
-            cut = next((i for i, statement in enumerate(block) if isinstance(statement, _TERMINAL)), None)
-            for statement in block[cut + 1 :] if cut is not None else ():
-                if inserted.intersection(range(statement.lineno - 1, statement.end_lineno)):
-                    return True
-        stack.extend(child for child in ast.iter_child_nodes(node) if reaches_span(child))
-    return False
 
 
 def read_edit(text: str) -> tuple[Edit, str, bool]:

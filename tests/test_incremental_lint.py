@@ -197,7 +197,7 @@ def candidate_insertions(draw: st.DrawFn) -> tuple[str, list[str]]:
 def test_candidate_validation_judges_as_full_checks_do(case: tuple[str, list[str]]) -> None:
     """suggestions.BufferLint checks the candidates of one buffer one after another, incrementally: each verdict
     (adds an error or not) is the one full pyflakes checks give."""
-    from model_runtime.suggestions import BufferLint
+    from model_runtime.candidate_checks import BufferLint
 
     buffer, programs = case
     incremental, full = BufferLint(buffer), BufferLint(buffer, incremental=False)
@@ -213,7 +213,7 @@ def test_a_document_linter_kept_across_versions_judges_as_full_checks_do(
 ) -> None:
     """The language server keeps one IncrementalLint per document: the next version's buffer (here, one of the
     candidates, then another module) is checked against whatever the linter saw last."""
-    from model_runtime.suggestions import BufferLint
+    from model_runtime.candidate_checks import BufferLint
 
     kept = IncrementalLint()
     for buffer, programs in (first, (first[1][0], second[1]), second):

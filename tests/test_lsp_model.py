@@ -233,14 +233,18 @@ async def test_in_a_long_file_a_suggestion_is_reused_only_inside_its_own_window(
     """Two undocumented functions far apart derive the same (empty) instruction, but the model sees a different
     window of the file for each: the second must be computed, not answered from the first's cache."""
     filler = "\n\n".join(f"def g{i}(x):\n    y = x + {i}\n    return y" for i in range(40))  # 159 lines
-    await ready_with(client, uri, filler + "\n")
-    await actions_at(client, uri, line=1)  # in g0 (computed, or answered by the prefetch after opening)
-    hits = (await execute(client, "editseq.status"))["cache_hits"]
-    await actions_at(client, uri, line=4 * 35 + 1)  # in g35: another window, computed afresh
-    assert (await execute(client, "editseq.status"))["cache_hits"] == hits
-    await actions_at(client, uri, line=4 * 35 + 2)  # g35 again: its own window, from the cache
-    await actions_at(client, uri, line=2)  # g0 again
-    assert (await execute(client, "editseq.status"))["cache_hits"] == hits + 2
+    await configure(client, prefetch=False)  # only the requests below touch the cache
+    try:
+        await ready_with(client, uri, filler + "\n")
+        hits = (await execute(client, "editseq.status"))["cache_hits"]
+        await actions_at(client, uri, line=1)  # in g0: computed
+        await actions_at(client, uri, line=4 * 35 + 1)  # in g35: another window, computed afresh
+        assert (await execute(client, "editseq.status"))["cache_hits"] == hits
+        await actions_at(client, uri, line=4 * 35 + 2)  # g35 again: its own window, from the cache
+        await actions_at(client, uri, line=2)  # g0 again
+        assert (await execute(client, "editseq.status"))["cache_hits"] == hits + 2
+    finally:
+        await configure(client, prefetch=True)
 
 
 async def test_status_reports_model_device_and_latencies(client, uri, lsp_model_dir):

@@ -10,13 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from model_runtime import lint
+from model_runtime.candidate_checks import _TERMINAL, BufferLint, adds_unreachable_code
 from model_runtime.edits import parse_edit
 from model_runtime.generation import Cancelled
 from model_runtime.loading import load_model
 from model_runtime.suggestions import (
-    _TERMINAL,
     Placement,
-    adds_unreachable_code,
     generate_sequences,
     insert_placements,
     placements_for,
@@ -177,6 +176,10 @@ def test_unreachable_insertions_are_found_as_a_walk_of_the_whole_tree_finds_them
         shift += 1
     assert len(lines) + len(placements) == len(program.split("\n"))
     assert adds_unreachable_code(program, placements) == bool(dead & inserted)
+    # The validation path: the trees come from the incremental check of the candidate, not a parse.
+    linted = BufferLint(_BODY)
+    linted.adds_errors(program)
+    assert linted.adds_unreachable_code(program, placements) == bool(dead & inserted)
 
 
 def test_output_cut_off_by_the_token_limit_counts_as_malformed(loaded):
