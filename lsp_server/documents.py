@@ -59,7 +59,7 @@ class DocumentState:
 
     def record_history(self, text: str) -> str | None:
         """Close the current burst of typing: diff the snapshot against ``text`` into history; returns the diff."""
-        diff = diff_states(self.snapshot, text)
+        diff = diff_states(self.snapshot, text, trim=True)
         self.snapshot = text
         if not diff or len(diff) > MAX_HISTORY_DIFF_CHARS or self.history_length == 0:
             return None

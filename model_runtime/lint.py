@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pyflakes import checker as _checker
 from pyflakes import messages as _messages
 
+from model_runtime.edits import common_ends
+
 SYNTAX_ERROR = "SyntaxError"
 
 ERROR_KINDS: frozenset[str] = frozenset(
@@ -285,13 +287,7 @@ def _line_map(before_text: str, after_text: str) -> dict[int, int]:
     """
     a = before_text.splitlines()
     b = after_text.splitlines()
-    limit = min(len(a), len(b))
-    head = 0
-    while head < limit and a[head] == b[head]:
-        head += 1
-    tail = 0
-    while tail < limit - head and a[-1 - tail] == b[-1 - tail]:
-        tail += 1
+    head, tail = common_ends(a, b)
     mapping = {line: line for line in range(1, head + 1)}
     mapping.update((len(b) - i, len(a) - i) for i in range(tail))
     middle = difflib.SequenceMatcher(None, a[head : len(a) - tail], b[head : len(b) - tail], autojunk=False)

@@ -207,7 +207,7 @@ def validate(
         if hidden:
             placements = unhide(buffer, hidden, placements, append_at)
             program = insert_placements(buffer, placements)
-            text = diff_states(buffer, program)
+            text = diff_states(buffer, program, trim=True)
             edit = parse_edit(text)
         recounted += miscounted
         if (

@@ -177,3 +177,25 @@ def test_program_states_start_from_the_empty_program():
         "T\n<|diff|>@@ -0,0 +1 @@\n+a\n<|diff|>@@ -1,0 +2 @@\n+b\n<|diff|>\n<|diff|>"
     )
     assert sequence.states() == ["", "a", "a\nb"]
+
+
+_STATE = st.lists(st.sampled_from(["a = 1", "b = 2", "pass", "return x", "    y"]), min_size=1, max_size=25)
+
+
+@given(_STATE, _STATE)
+def test_a_trimmed_diff_still_turns_one_state_into_the_other(a, b):
+    from model_runtime.prompts import program_states_of
+
+    before, after = "\n".join(["def f(x):", *a]), "\n".join(["def f(x):", *b])
+    diff = edits.diff_states(before, after, trim=True)
+    assert (program_states_of(before, [diff])[-1] if diff else before) == after
+
+
+@given(_STATE, st.data())
+def test_a_trimmed_diff_of_an_insertion_is_an_insertion(a, data):
+    at = data.draw(st.integers(0, len(a)))
+    b = a[:at] + data.draw(_STATE) + a[at:]
+    before, after = "\n".join(["def f(x):", *a]), "\n".join(["def f(x):", *b])
+    edit = edits.parse_edit(edits.diff_states(before, after, trim=True))
+    assert all(hunk.is_insertion for hunk in edit.hunks)
+    assert edits.apply_edit(before, edit) == after
