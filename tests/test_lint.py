@@ -199,3 +199,12 @@ def test_after_an_insertion_every_old_line_maps_back_to_itself(a, data):
     b = a[:at] + added + a[at:]
     mapping = lint._line_map(_text(a), _text(b))
     assert sorted(mapping.values()) == list(range(1, len(a) + 1))
+
+
+def test_parse_or_none_keeps_the_last_trees_and_says_none_for_a_syntax_error():
+    text = "def f(x):\n    return x\n"
+    assert lint.parse_or_none(text) is lint.parse_or_none(text)  # parsed once
+    assert lint.parse_or_none("def f(:\n") is None
+    for i in range(3):
+        lint.parse_or_none(f"x = {i}\n")
+    assert lint.parse_or_none(text) is not None  # parsed again after falling out, still right
