@@ -25,8 +25,8 @@ class BufferLint:
     one full check, not k+1.
     ``linter``: an ``IncrementalLint`` kept by the caller for this document (the language server keeps one per
     open document), so that the buffer itself is checked incrementally against the document's previous version
-    (the linter is left at this buffer's check); it must not be used by two threads at once. ``incremental=False`` checks every program in full (the baseline of
-    ``benchmarks/validation_latency.py``).
+    (the linter is left at this buffer's check); it must not be used by two threads at once.
+    ``incremental=False`` checks every program in full (the baseline of ``benchmarks/validation_latency.py``).
     """
 
     def __init__(

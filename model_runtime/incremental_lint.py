@@ -101,11 +101,16 @@ class Entry:
     redefined: tuple[tuple[str, int, int], ...]  # (name, relative line, column)
 
 
+def first_line(stmt: ast.stmt) -> int:
+    """A statement's first 1-based line: its first decorator's, if it has decorators."""
+    return min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
+
+
 def units_of(stmts: list[ast.stmt], lines: list[str]) -> list[Unit]:
     """Group parsed top-level statements (line numbers as in ``lines``) into units."""
     units: list[Unit] = []
     for stmt in stmts:
-        start = min([stmt.lineno] + [d.lineno for d in getattr(stmt, "decorator_list", ())])
+        start = first_line(stmt)
         end = stmt.end_lineno or stmt.lineno
         if units and start <= units[-1].end:
             units[-1].end = max(units[-1].end, end)

@@ -28,6 +28,7 @@ from model_runtime.edits import (
     parse_hunk,
     split_hunks,
 )
+from model_runtime.incremental_lint import first_line
 from model_runtime.windows import top_level_spans, window_span, window_states
 
 MODES = ("whole", "lintseq")
@@ -97,13 +98,14 @@ def build_prompt(
         instruction = derived if instruction is None else instruction
         # Also when the caller passes the derived instruction itself (the language server does, to key its cache).
         span = docstring_lines(buffer, line, tree) if hide_docstring and instruction == derived else None
-    current = "\n".join(normalise(buffer))
+    normalised = normalise(buffer)
+    current = "\n".join(normalised)
     start, recent = split_history(current, history)
     hidden: set[int] = set(span or ())
     states = None  # the states the prompt shows, when they are not simply start + recent
     lines = buffer.split("\n")
     lead = next((i for i, text in enumerate(lines) if text.strip()), 0)  # blank lines normalise drops
-    count = len(normalise(buffer))
+    count = len(normalised)
     in_buffer = window_span(buffer, line, window, top_level_spans(tree))
     shown = range(max(in_buffer.start - lead, 0), max(min(in_buffer.stop - lead, count), 0))  # of ``current``
     append_at = None
@@ -196,9 +198,8 @@ def prompt_focus(buffer: str, line: int | None, window: int) -> tuple[str, range
     return derive_instruction(buffer, line, tree), window_span(buffer, line, window, top_level_spans(tree))
 
 
-_PARSE = (
-    object()
-)  # "parse the buffer here" (a caller that parsed it passes the tree, or None: it does not parse)
+# "Parse the buffer here"; a caller that parsed it passes the tree (or None: it does not parse).
+_PARSE = object()
 
 
 def derive_instruction(buffer: str, line: int | None = None, tree: object = _PARSE) -> str:
@@ -213,7 +214,7 @@ def derive_instruction(buffer: str, line: int | None = None, tree: object = _PAR
     found = _documented_function(tree, line)
     if found is not None:
         node, doc = found
-        first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+        first = first_line(node)
         return textwrap.dedent("\n".join(buffer.splitlines()[first - 1 : doc.end_lineno])).strip("\n")
     return (ast.get_docstring(tree) or "").strip()
 
