@@ -10,8 +10,9 @@ Prints one table:
   ``LINT_DEBOUNCE_S``, not a setting) only delays a change that arrives while a lint of the same document still
   runs; every change here waits for its diagnostics and a 50 ms pause, so none is debounced. Rows, in one run: the
   server as it is (incremental lint in its worker process), the same server checking every change in full (the
-  "before"), the server with the model loaded and prefetching when each edit arrives (and, as its "before", the
-  same server validating suggestions by full pyflakes runs), and both lint paths alone
+  "before"), the server with the model loaded and prefetching when each edit arrives (and, as its "before"s, the
+  same server validating suggestions by full pyflakes runs, and running each prompt in one forward pass instead of
+  chunks), and both lint paths alone
   in this process (no server, no IPC; benchmarks/diagnostics_breakdown.py splits them into stages);
 - server RSS before and after a storm of didChange notifications, for EditSeq's protocol against stock pygls 2
   (whose ``_request_futures`` keeps one Future per notification: the baseline).
@@ -70,6 +71,15 @@ FULL_VALIDATION_SERVER = (
     "def full(self, buffer, **_):\n"
     "    original(self, buffer, incremental=False)\n"
     "module.BufferLint.__init__ = full\n"
+    "server.start_io()\n"
+)
+
+# The server running each prompt in one forward pass: how prompts were prefilled before generation.PREFILL_CHUNK,
+# when a didChange had to wait for the whole prefill to stop. The second baseline of the "prefetches" row.
+ONE_PASS_PREFILL_SERVER = (
+    "import model_runtime.generation as module\n"
+    "from lsp_server.server import server\n"
+    "module.PREFILL_CHUNK = 10**9\n"
     "server.start_io()\n"
 )
 
@@ -293,6 +303,8 @@ async def main() -> None:
     rows.append(("  while the model prefetches (ms)", *busy, "same edits, model loaded"))
     busy_before = percentiles(await diagnostics(args.runs, server=FULL_VALIDATION_SERVER, model=model))
     rows.append(("  before: validation by full pyflakes (ms)", *busy_before, "same edits, model loaded"))
+    one_pass = percentiles(await diagnostics(args.runs, server=ONE_PASS_PREFILL_SERVER, model=model))
+    rows.append(("  before: prompt run in one pass (ms)", *one_pass, "same edits, model loaded"))
     alone = percentiles(lint_in_process(args.runs, incremental=True))
     rows.append(("  incremental lint alone, no server (ms)", *alone, "same edits"))
     baseline = percentiles(lint_in_process(args.runs, incremental=False))

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from model_runtime import generation
 from model_runtime.edits import resolve
 from model_runtime.generation import Cancelled, generate
 from model_runtime.loading import load_model
@@ -78,6 +79,40 @@ def test_cancellation_stops_generation_within_one_decode_step(loaded):
     with pytest.raises(Cancelled):
         generate(loaded, prompt_for_state(2), temperature=0, cancel=cancel, on_token=on_token)
     assert len(produced) == 3
+
+
+class SetAfter:
+    """A cancel flag that turns set on its ``n``-th check."""
+
+    def __init__(self, n: int) -> None:
+        self.n, self.checks = n, 0
+
+    def is_set(self) -> bool:
+        self.checks += 1
+        return self.checks >= self.n
+
+
+def test_a_prompt_run_in_chunks_decodes_as_in_one_pass(loaded, monkeypatch):
+    whole = generate(loaded, prompt_for_state(2), temperature=0)
+    loaded.prompt_cache = None
+    monkeypatch.setattr(generation, "PREFILL_CHUNK", 3)
+    chunked = generate(loaded, prompt_for_state(2), temperature=0)
+    assert chunked.prompt_tokens > 3 * 2
+    assert chunked.candidates[0].token_ids == whole.candidates[0].token_ids
+
+
+def test_cancelling_a_prefill_stops_between_chunks_and_keeps_the_chunks_that_ran(loaded, monkeypatch):
+    monkeypatch.setattr(generation, "PREFILL_CHUNK", 3)
+    prompt = prompt_for_state(2)
+    ids = loaded.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    with pytest.raises(Cancelled):
+        generate(
+            loaded, prompt, temperature=0, cancel=SetAfter(3)
+        )  # two chunks run, the third check stops it
+    assert loaded.prompt_cache[0] == ids[:6]
+    again = generate(loaded, prompt, temperature=0)
+    assert again.reused_prompt_tokens == 6
+    assert again.candidates[0].text == KNOWN_EDITS[2]
 
 
 def test_a_repeated_prompt_reuses_its_kv_cache_and_decodes_the_same(loaded):
