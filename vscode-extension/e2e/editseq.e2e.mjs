@@ -1,7 +1,7 @@
 // The EditSeq extension in real VS Code (code-server), driven through Chromium like a person would.
 // Every wait is on a DOM or file condition; run by run.sh, which sets the E2E_* variables.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { after, afterEach, before, test } from "node:test";
 
@@ -13,6 +13,7 @@ const ARTIFACTS = process.env.E2E_ARTIFACTS;
 const expected = JSON.parse(readFileSync(process.env.E2E_EXPECTED, "utf8"));
 const READY_TIMEOUT = 180_000; // the server imports torch and loads the model on a 2-core machine
 const MODEL_TIMEOUT = 90_000;
+const RETRAIN_TIMEOUT = 240_000; // `editseq retrain` of the tiny model on the workspace: about 15 s here
 
 let browser;
 let page;
@@ -185,3 +186,41 @@ test("clicking the status bar item shows the server's status", async () => {
   await page.keyboard.press("Escape");
   await dialog.waitFor({ state: "detached" });
 });
+
+test("Retrain on This Workspace trains on its code, and the server switches to the new model", { timeout: RETRAIN_TIMEOUT + READY_TIMEOUT }, async () => {
+  await runCommand("EditSeq: Retrain on This Workspace");
+  const offer = page.locator(".notification-toast", { hasText: "retrained on workspace" });
+  await offer.waitFor({ timeout: RETRAIN_TIMEOUT });
+  await page.screenshot({ path: path.join(ARTIFACTS, "retrained.png") });
+  await offer.getByRole("button", { name: "Use New Model" }).click();
+  // The choice lands in the workspace's settings, and the server reloads its model from there.
+  const settingsFile = path.join(WORKSPACE, ".vscode", "settings.json");
+  const modelDir = await until(() => {
+    const settings = existsSync(settingsFile) ? JSON.parse(readFileSync(settingsFile, "utf8")) : {};
+    return settings["editseq.modelPath"];
+  }, 30_000);
+  assert.match(modelDir, /\/retrained\/workspace-[0-9a-f]+$/);
+  assert.ok(existsSync(path.join(modelDir, "report.md")));
+  const report = await until(async () => {
+    await page.locator(".statusbar-item", { hasText: "EditSeq: ready" }).click({ timeout: READY_TIMEOUT });
+    const dialog = page.locator(".monaco-dialog-box", { hasText: "EditSeq status" });
+    const text = await dialog.innerText();
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "detached" });
+    return text.includes(`Model: ${modelDir}`) ? text : undefined;
+  }, READY_TIMEOUT);
+  assert.match(report, /State: ready/);
+});
+
+/** Polls `probe` (once a second) until it returns something other than undefined; fails after `timeout` ms. */
+async function until(probe, timeout) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) {
+      return value;
+    }
+    assert.ok(Date.now() < deadline, `gave up after ${timeout} ms: ${probe}`);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+}

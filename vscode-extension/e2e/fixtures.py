@@ -4,7 +4,8 @@
 
 WORKDIR/model is the tiny model the language-server tests use (it continues DOC_BUFFER inside a documented function
 with DOC_NEXT_LINES, and writes the known program step by step from its instruction); WORKDIR/workspace holds the
-files the test opens; WORKDIR/expected.json what they must become.
+files the test opens, next to a small repository of documented functions for "Retrain on This Workspace";
+WORKDIR/expected.json what they must become.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import time
 from pathlib import Path
 
 from tests.clients.lsp_session import DOC_BUFFER, DOC_LINE, DOC_PROGRAM, DOC_TITLE, build_lsp_model
+from tests.support.sample_repo import make_repo
 from tests.support.tiny_model import KNOWN_INSTRUCTION, KNOWN_STATES
 
 
@@ -23,7 +25,7 @@ def main(workdir: Path) -> None:
     build_lsp_model(workdir / "model")
     print(f"tiny model built in {time.perf_counter() - started:.1f} s")
     workspace = workdir / "workspace"
-    workspace.mkdir(parents=True, exist_ok=True)
+    make_repo(workspace)
     (workspace / "sum_squares.py").write_text(DOC_BUFFER)
     (workspace / "generated.py").write_text("")
     expected = {

@@ -108,7 +108,8 @@ JSON
 PORT="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 step "starting code-server on 127.0.0.1:$PORT"
 # Its own process group, so that cleanup ends its helpers (file watcher, extension host, language server) too.
-setsid "$CODE_SERVER" --bind-addr "127.0.0.1:$PORT" --auth none --disable-telemetry --disable-update-check \
+# EDITSEQ_HOME: where "Retrain on This Workspace" writes its model (and nothing under the real home).
+EDITSEQ_HOME="$WORK/home" setsid "$CODE_SERVER" --bind-addr "127.0.0.1:$PORT" --auth none --disable-telemetry --disable-update-check \
   --disable-workspace-trust --user-data-dir "$WORK/profile" --extensions-dir "$WORK/extensions" \
   "$WORK/workspace" >"$ARTIFACTS/code-server.log" 2>&1 &
 SERVER_PID=$!

@@ -1,11 +1,17 @@
 // "Retrain on this workspace": `editseq retrain` as a background process with progress and cancel, while the
-// language server keeps serving; afterwards an offer to switch `editseq.modelPath` to the new model.
+// language server keeps serving; afterwards an offer to switch `editseq.modelPath` to the new model. Training
+// continues from the model in use: `editseq.modelPath` when set (a retrained model, your own), else the default.
 import { spawn } from "node:child_process";
 
 import * as vscode from "vscode";
 
 import { LineSplitter, parseError, parseModelDir, parseStage, retrainArgs, stageIncrement } from "./retrainProgress";
 import { SECTION } from "./settings";
+
+/** The configured model (what the server loads); VS Code leaves out a workspace's value when it is untrusted. */
+function modelPath(): string | undefined {
+  return vscode.workspace.getConfiguration(SECTION).get<string>("modelPath");
+}
 
 export class Retrainer implements vscode.Disposable {
   private running: { kill: () => void } | undefined;
@@ -32,7 +38,10 @@ export class Retrainer implements vscode.Disposable {
     }
     const modelDir = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: "EditSeq: retraining", cancellable: true },
-      (progress, token) => this.spawnRun(python, folder.uri.fsPath, progress, token),
+      (progress, token) => {
+        const args = retrainArgs(folder.uri.fsPath, { base: modelPath() });
+        return this.spawnRun(python, folder.uri.fsPath, args, progress, token);
+      },
     );
     if (!modelDir) {
       return;
@@ -55,12 +64,13 @@ export class Retrainer implements vscode.Disposable {
   private spawnRun(
     python: string,
     folder: string,
+    args: string[],
     progress: vscode.Progress<{ message?: string; increment?: number }>,
     token: vscode.CancellationToken,
   ): Promise<string | undefined> {
     return new Promise((resolve) => {
-      this.output.appendLine(`Retraining: ${python} ${retrainArgs(folder).join(" ")}`);
-      const child = spawn(python, retrainArgs(folder), {
+      this.output.appendLine(`Retraining: ${python} ${args.join(" ")}`);
+      const child = spawn(python, args, {
         cwd: folder,
         env: { ...process.env, PYTHONUNBUFFERED: "1" },
       });

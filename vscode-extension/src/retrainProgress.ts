@@ -7,9 +7,18 @@ export interface RetrainStage {
   name: string;
 }
 
-/** Interpreter arguments for `editseq retrain` on `folder` (the same Python as the server, so no PATH lookup). */
-export function retrainArgs(folder: string, options: { out?: string; suggestionsLog?: string } = {}): string[] {
+/**
+ * Interpreter arguments for `editseq retrain` on `folder` (the same Python as the server, so no PATH lookup).
+ * `base`: the model to continue from (the `editseq.modelPath` in use); blank means the default model.
+ */
+export function retrainArgs(
+  folder: string,
+  options: { base?: string; out?: string; suggestionsLog?: string } = {},
+): string[] {
   const args = ["-m", "training.cli", "retrain", folder];
+  if (options.base?.trim()) {
+    args.push("--base", options.base.trim());
+  }
   if (options.out) {
     args.push("--out", options.out);
   }

@@ -8,6 +8,11 @@ describe("retrainArgs", () => {
     assert.deepEqual(retrainArgs("/work/repo"), ["-m", "training.cli", "retrain", "/work/repo"]);
   });
 
+  it("continues from the configured model, and from the default one when the setting is blank", () => {
+    assert.deepEqual(retrainArgs("/r", { base: " /models/mine " }), ["-m", "training.cli", "retrain", "/r", "--base", "/models/mine"]);
+    assert.deepEqual(retrainArgs("/r", { base: "  " }), ["-m", "training.cli", "retrain", "/r"]);
+  });
+
   it("passes an output directory and the suggestions log when given", () => {
     assert.deepEqual(retrainArgs("/r", { out: "/m", suggestionsLog: "/log.jsonl" }), [
       "-m", "training.cli", "retrain", "/r", "--out", "/m", "--suggestions-log", "/log.jsonl",
