@@ -357,12 +357,16 @@ def resolve(text: str, *, strict: bool = False, eos: str | None = None, start: s
     sequence = parse_sequence(text, strict=strict, eos=eos)
     lines = normalise(start)
     for edit in sequence.edits:
-        if strict:
-            lines = apply_edit_lines(lines, edit)
-            continue
-        for hunk in edit.hunks:
-            try:
-                lines = apply_edit_lines(lines, Edit((hunk,)))
-            except EditApplyError:
-                continue
+        lines = apply_edit_lines(lines, edit) if strict else apply_edit_leniently(lines, edit)
     return "\n".join(lines)
+
+
+def apply_edit_leniently(lines: Sequence[str], edit: Edit) -> list[str]:
+    """``apply_edit_lines``, skipping each hunk that deletes or points past the end instead of raising."""
+    result = list(lines)
+    for hunk in edit.hunks:
+        try:
+            result = apply_edit_lines(result, Edit((hunk,)))
+        except EditApplyError:
+            continue
+    return result

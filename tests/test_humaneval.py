@@ -416,3 +416,59 @@ def test_chat_mode_needs_a_chat_template(tiny_model_dir, tmp_path, monkeypatch):
     result = _editseq_in_process(*args, monkeypatch=monkeypatch, cwd=tmp_path)
     assert result.exit_code == 1
     assert "chat template" in result.output
+
+
+# --- rescoring the same samples, with position repair ---------------------------------------------------------
+
+CLOSE = "def has_close_elements(numbers, threshold):\n    for i, a in enumerate(numbers):\n        for j, b in enumerate(numbers):\n            if i != j and abs(a - b) < threshold:\n                return True"  # fmt: skip
+# A right solution written as two edits, the second stated one line too early (inside the innermost `if`).
+MISPLACED = render_sequence(
+    "", ["@@ -0,0 +1,5 @@\n+" + CLOSE.replace("\n", "\n+"), "@@ -4,0 +5 @@\n+    return False"]
+)[len(SEPARATOR) :]
+
+
+def test_rescore_with_repair_passes_a_right_solution_whose_edit_was_misplaced(tmp_path, by_id, monkeypatch):
+    source, out = tmp_path / "run.jsonl", tmp_path / "repaired.jsonl"
+    config = {"model": "/models/m", "mode": "lintseq"}
+    run_humaneval(
+        [by_id["HumanEval/0"]], lambda p, n: [MISPLACED], mode="lintseq", n=1, out=source, config=config
+    )
+    assert read_records(source)[0]["passed"] == 0  # as stated, `return False` lands inside the `if`
+    args = ["eval", "rescore", str(source), "--out", str(out), "--repair", "--k", "1"]
+    result = _editseq_in_process(*args, monkeypatch=monkeypatch, cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    [record] = read_records(out)
+    assert record["config"] == config | {"repair": True}
+    assert record["passed"] == 1
+    assert record["samples"][0]["raw"] == MISPLACED
+    assert "| m lintseq (run.jsonl) | 1 | 1 | 0.0 |" in result.stdout
+    assert "| m lintseq repaired (repaired.jsonl) | 1 | 1 | 100.0 |" in result.stdout
+    # Run again, it resumes: nothing is left to rescore and the file keeps its one record.
+    again = _editseq_in_process(*args, monkeypatch=monkeypatch, cwd=tmp_path)
+    assert again.exit_code == 0, again.output
+    assert len(read_records(out)) == 1
+
+
+def test_rescore_refuses_repair_of_another_mode_and_overwriting_its_source(tmp_path, by_id, monkeypatch):
+    source = tmp_path / "run.jsonl"
+    config = {"model": "/models/m", "mode": "baseline"}
+    program = "def strlen(string):\n    return len(string)"
+    run_humaneval(
+        [by_id["HumanEval/23"]], lambda p, n: [program], mode="baseline", n=1, out=source, config=config
+    )
+    for args, message in (
+        (["--out", str(tmp_path / "x.jsonl"), "--repair"], "applies to lintseq runs"),
+        (["--out", str(source)], "--out must be another file"),
+    ):
+        result = _editseq_in_process(
+            "eval", "rescore", str(source), *args, monkeypatch=monkeypatch, cwd=tmp_path
+        )
+        assert result.exit_code == 1
+        assert message in result.output and "Traceback" not in result.output
+    # Without repair another mode rescores as it scored.
+    out = tmp_path / "again.jsonl"
+    result = _editseq_in_process(
+        "eval", "rescore", str(source), "--out", str(out), monkeypatch=monkeypatch, cwd=tmp_path
+    )
+    assert result.exit_code == 0, result.output
+    assert read_records(out)[0]["passed"] == 1

@@ -20,10 +20,16 @@ Sampler = Callable[[str, int], list[str]]
 
 
 def score_problem(
-    problem: Problem, mode: str, generations: Sequence[str], limits: Limits, workers: int
+    problem: Problem,
+    mode: str,
+    generations: Sequence[str],
+    limits: Limits,
+    workers: int,
+    *,
+    repair: bool = False,
 ) -> tuple[list[dict], int]:
     """Per-sample results (raw text, program, verdict, detail) and the number that passed."""
-    programs = [solution_program(problem, mode, g) for g in generations]
+    programs = [solution_program(problem, mode, g, repair=repair) for g in generations]
     results = run_programs([check_program(problem, p) for p in programs], limits, workers)
     samples = [
         {"raw": g, "program": p, "verdict": r.verdict.value, "detail": r.detail}
@@ -45,7 +51,10 @@ def run_humaneval(
     workers: int = 2,
     log: Callable[[str], None] = lambda _: None,
 ) -> list[dict]:
-    """Evaluate every problem not yet in ``out`` (resuming a killed run); returns all records of ``out``."""
+    """Evaluate every problem not yet in ``out`` (resuming a killed run); returns all records of ``out``.
+
+    ``config["repair"]`` turns on position repair for lintseq sequences (see ``solution_program``).
+    """
     done = done_task_ids(out, config)
     todo = [p for p in problems if p.task_id not in done]
     log(f"{len(done)} problems already done in {out}, {len(todo)} to go")
@@ -53,24 +62,74 @@ def run_humaneval(
         started = time.monotonic()
         generations = sampler(build_prompt(problem, mode, chat_template), n)
         generated = time.monotonic()
-        samples, passed = score_problem(problem, mode, generations, limits, workers)
-        div = diversity([s["program"] for s in samples])
-        record = {
-            "task_id": problem.task_id,
-            "config": config,
-            "n": len(samples),
-            "passed": passed,
-            "diversity": {"distinct_programs": div.distinct_programs, "distinct_asts": div.distinct_asts},
-            "gen_s": round(generated - started, 3),
-            "exec_s": round(time.monotonic() - generated, 3),
-            "samples": samples,
-        }
+        record = _scored_record(problem, mode, generations, config, limits, workers)
+        record["gen_s"] = round(generated - started, 3)
         append_record(out, record)
         log(
-            f"[{i}/{len(todo)}] {problem.task_id}: {passed}/{len(samples)} passed ({record['gen_s']:.1f} s sampling)"
+            f"[{i}/{len(todo)}] {problem.task_id}: {record['passed']}/{record['n']} passed"
+            f" ({record['gen_s']:.1f} s sampling)"
         )
     wanted = {p.task_id for p in problems}
     return [r for r in read_records(out) if r["task_id"] in wanted]
+
+
+def rescore(
+    source: Path,
+    problems: Sequence[Problem],
+    *,
+    out: Path,
+    repair: bool,
+    limits: Limits = Limits(),
+    workers: int = 2,
+    log: Callable[[str], None] = lambda _: None,
+) -> list[dict]:
+    """Score the samples of a results file again (the same raw generations: a paired comparison) into ``out``:
+    with or without position repair, or after a change to the resolver or the sandbox. Resumes like a run; the
+    new records keep the source's sampling time and configuration, with ``repair`` added when on."""
+    records = read_records(source)
+    if not records:
+        raise ValueError(f"{source} has no results")
+    by_id = {p.task_id: p for p in problems}
+    unknown = sorted({r["task_id"] for r in records} - set(by_id))
+    if unknown:
+        raise ValueError(f"{source}: unknown task ids {', '.join(unknown[:5])}")
+    config = {k: v for k, v in records[0]["config"].items() if k != "repair"} | (
+        {"repair": True} if repair else {}
+    )
+    if repair and config.get("mode") != "lintseq":
+        raise ValueError(f"position repair applies to lintseq runs; {source} is a {config.get('mode')} run")
+    done = done_task_ids(out, config)
+    todo = [r for r in records if r["task_id"] not in done]
+    log(f"{len(done)} problems already rescored in {out}, {len(todo)} to go")
+    for i, old in enumerate(todo, 1):
+        generations = [s["raw"] for s in old["samples"]]
+        record = _scored_record(by_id[old["task_id"]], config["mode"], generations, config, limits, workers)
+        record["gen_s"] = old.get("gen_s", 0.0)
+        append_record(out, record)
+        log(
+            f"[{i}/{len(todo)}] {old['task_id']}: {old['passed']} -> {record['passed']} of {record['n']} passed"
+        )
+    return read_records(out)
+
+
+def _scored_record(
+    problem: Problem, mode: str, generations: Sequence[str], config: dict, limits: Limits, workers: int
+) -> dict:
+    """One problem's results record (without ``gen_s``): samples run in the sandbox, pass count, diversity."""
+    started = time.monotonic()
+    samples, passed = score_problem(
+        problem, mode, generations, limits, workers, repair=bool(config.get("repair"))
+    )
+    div = diversity([s["program"] for s in samples])
+    return {
+        "task_id": problem.task_id,
+        "config": config,
+        "n": len(samples),
+        "passed": passed,
+        "diversity": {"distinct_programs": div.distinct_programs, "distinct_asts": div.distinct_asts},
+        "exec_s": round(time.monotonic() - started, 3),
+        "samples": samples,
+    }
 
 
 def read_samples(path: Path) -> list[dict]:
@@ -126,4 +185,4 @@ def execute_samples(
     return out, list(per_problem.values())
 
 
-__all__ = ["Sampler", "execute_samples", "run_humaneval", "score_problem", "summarise"]
+__all__ = ["Sampler", "execute_samples", "rescore", "run_humaneval", "score_problem", "summarise"]

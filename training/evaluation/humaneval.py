@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model_runtime.edits import SEPARATOR, resolve
+from model_runtime.repair import resolve_repairing
 
 MODES = ("lintseq", "baseline", "completion")
 # The stop strings of the Codex paper's HumanEval evaluation: a new top-level statement ends the function.
@@ -114,13 +115,18 @@ def unfence(text: str) -> str:
     return match.group(1) if match else text
 
 
-def solution_program(problem: Problem, mode: str, generated: str) -> str:
-    """The program a generation stands for (without the tests); never raises on malformed generations."""
+def solution_program(problem: Problem, mode: str, generated: str, *, repair: bool = False) -> str:
+    """The program a generation stands for (without the tests); never raises on malformed generations.
+
+    ``repair`` (lintseq mode): an edit whose stated position breaks a program that parsed is moved to the nearest
+    position where it parses (model_runtime.repair); off by default, as in the paper's evaluation.
+    """
     if mode == "completion":
         return problem.prompt + truncate_at_stops(generated)
     if mode == "lintseq":
         # The sequence text is the instruction, the first separator, then what the model wrote after it.
-        return resolve(instruction(problem) + SEPARATOR + generated)
+        text = instruction(problem) + SEPARATOR + generated
+        return resolve_repairing(text)[0] if repair else resolve(text)
     return unfence(generated).strip("\n")
 
 

@@ -10,13 +10,16 @@ from training.evaluation.results import Summary, read_records, summarise
 
 
 def run_label(config: Mapping, fallback: str = "") -> str:
-    """A results file's row label: model name, ``+ adapter`` name, prompt mode, ``chat`` when templated."""
+    """A results file's row label: model name, ``+ adapter`` name, prompt mode, ``chat`` when templated,
+    ``repaired`` when misplaced edits were moved (``--repair``)."""
     parts = [Path(str(config.get("model") or fallback)).name]
     if config.get("adapter"):
         parts.append(f"+ {Path(str(config['adapter'])).name}")
     parts.append(str(config.get("mode", "")))
     if config.get("chat"):
         parts.append("chat")
+    if config.get("repair"):
+        parts.append("repaired")
     return " ".join(p for p in parts if p)
 
 
