@@ -217,6 +217,9 @@ def generate_command(
     temperature: float = TEMPERATURE_OPTION,
     top_p: float = TOP_P_OPTION,
     max_new_tokens: int = typer.Option(512, min=1, help="Longest sequence, in tokens."),
+    repair: bool = typer.Option(
+        True, help="Move a step that breaks a program that parsed to the nearest line where it parses."
+    ),
     seed: int = SEED_OPTION,
     threads: int = THREADS_OPTION,
     quantize: str = QUANTIZE_OPTION,
@@ -238,6 +241,7 @@ def generate_command(
         top_p=top_p,
         max_new_tokens=max_new_tokens,
         seed=seed,
+        repair=repair,
     )
     if as_json:
         typer.echo(json.dumps([c.as_dict() for c in candidates], indent=2))
@@ -245,8 +249,10 @@ def generate_command(
     console = Console(highlight=False)
     for rank, candidate in enumerate(candidates, 1):
         state = "[green]valid[/green]" if candidate.valid else "[red]adds errors[/red]"
+        moved = f", {candidate.moved} moved" if candidate.moved else ""
         console.print(
-            f"[bold]#{rank}[/bold] {len(candidate.steps)} step(s), {state} [dim](score {candidate.score:.3f})[/dim]"
+            f"[bold]#{rank}[/bold] {len(candidate.steps)} step(s){moved}, {state}"
+            f" [dim](score {candidate.score:.3f})[/dim]"
         )
         console.print(candidate.program, markup=False)
         console.print()

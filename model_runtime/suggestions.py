@@ -28,6 +28,7 @@ from model_runtime.generation import CancelFlag, Timings, generate
 from model_runtime.incremental_lint import IncrementalLint
 from model_runtime.loading import LoadedModel
 from model_runtime.prompts import build_prompt, plain_head, without_lines
+from model_runtime.repair import parses, shifts
 from model_runtime.windows import DEFAULT_WINDOW
 
 __all__ = [
@@ -113,6 +114,7 @@ class SequenceCandidate:
     score: float
     step_valid: tuple[bool, ...] = field(default=())
     text: str = ""
+    moved: int = 0  # steps moved from their stated position to one where the buffer parses (``replay``)
 
     def as_dict(self) -> dict:
         return {
@@ -121,6 +123,7 @@ class SequenceCandidate:
             "valid": self.valid,
             "step_valid": list(self.step_valid),
             "score": self.score,
+            "moved": self.moved,
         }
 
 
@@ -309,14 +312,17 @@ def suggest(
     return dataclasses.replace(validated, dropped_malformed=validated.dropped_malformed + truncated)
 
 
-def replay(start: str, sequence_text: str, score: float = 0.0) -> SequenceCandidate:
+def replay(start: str, sequence_text: str, score: float = 0.0, *, repair: bool = True) -> SequenceCandidate:
     """Resolve generated LintSeq text (the part after the prompt) from ``start``, step by step, keeping validity.
 
     Lenient like the reference evaluation: malformed hunks are skipped, and so is an edit that cannot apply.
+    ``repair``: a step that breaks a buffer that parsed moves to the nearest position where it parses (within
+    ``repair.MAX_SHIFT`` lines; ``moved`` counts them), as a small model often misnumbers its hunks.
     """
     current = start
     steps: list[Suggestion] = []
     step_valid: list[bool] = []
+    moved = 0
     for chunk in sequence_text.split(SEPARATOR):
         if not chunk.strip():
             continue
@@ -327,10 +333,26 @@ def replay(start: str, sequence_text: str, score: float = 0.0) -> SequenceCandid
             placements, program = placements_for(current, edit)
         except (EditFormatError, EditApplyError):
             continue
+        if repair and not parses(program) and parses(current):
+            found = _nearest_parsing_step(current, edit)
+            if found is not None:
+                edit, placements, program = found
+                moved += 1
         step_valid.append(not lint.new_errors(current, program))
         steps.append(Suggestion(edit.render(), edit, placements, program, score))
         current = program
-    return SequenceCandidate(current, steps, all(step_valid), score, tuple(step_valid), sequence_text)
+    return SequenceCandidate(current, steps, all(step_valid), score, tuple(step_valid), sequence_text, moved)
+
+
+def _nearest_parsing_step(buffer: str, edit: Edit) -> tuple[Edit, tuple[Placement, ...], str] | None:
+    for shifted in shifts(edit):
+        try:
+            placements, program = placements_for(buffer, shifted)
+        except EditApplyError:
+            continue
+        if parses(program):
+            return shifted, placements, program
+    return None
 
 
 def generate_sequences(
@@ -345,9 +367,10 @@ def generate_sequences(
     cancel: CancelFlag | None = None,
     on_token: Callable[[int, str], None] | None = None,
     seed: int | None = None,
+    repair: bool = True,
 ) -> list[SequenceCandidate]:
     """Sample ``k`` whole edit sequences from ``instruction`` (continuing ``start``), deduplicated by final program,
-    best first (valid before invalid, then by mean log-probability)."""
+    best first (valid before invalid, then by mean log-probability). ``repair``: see ``replay``."""
     head = head_for(loaded)
     prompt = (
         build_prompt(start, instruction=instruction, head=head).text if start.strip() else head(instruction)
@@ -366,7 +389,7 @@ def generate_sequences(
     )
     best: dict[tuple[str, ...], SequenceCandidate] = {}
     for candidate in result.candidates:
-        replayed = replay(start, candidate.text, candidate.mean_logprob)
+        replayed = replay(start, candidate.text, candidate.mean_logprob, repair=repair)
         key = tuple(normalise(replayed.program))
         if not replayed.steps or (key in best and best[key].score >= replayed.score):
             continue

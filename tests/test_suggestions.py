@@ -237,6 +237,21 @@ def test_replay_keeps_per_step_validity():
     assert candidate.program == "x = 1\ny = nowhere\nz = x"
 
 
+def test_replay_moves_a_step_that_breaks_the_buffer_to_the_nearest_line_where_it_parses():
+    start = "def f(xs):\n    for x in xs:\n        if x:\n            return x"
+    text = "@@ -3,0 +4 @@\n+    return None"  # between `if x:` and its body
+    stated = replay(start, text, repair=False)
+    assert stated.step_valid == (False,) and stated.moved == 0
+    moved = replay(start, text)
+    assert moved.moved == 1 and moved.step_valid == (True,)
+    assert moved.program == start + "\n    return None"
+    # The step the editor applies is the moved one, positioned in the buffer's own lines.
+    [step] = moved.steps
+    assert step.edit_text == "@@ -4,0 +5 @@\n+    return None"
+    assert [(p.line, p.lines) for p in step.placements] == [(4, ("    return None",))]
+    assert moved.as_dict()["moved"] == 1
+
+
 _BUFFERS = [
     "",
     "x = 1",
