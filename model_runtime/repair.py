@@ -12,7 +12,9 @@ same rule to the steps of a generated sequence in the editor.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from typing import TypeVar
 
 from model_runtime.edits import (
     Edit,
@@ -29,6 +31,8 @@ from model_runtime.lint import parse_or_none
 # move made parse moved by one line, 539 by at most three, all but one by at most eight.
 MAX_SHIFT = 8
 
+T = TypeVar("T")
+
 
 def resolve_repairing(text: str, *, eos: str | None = None, start: str = "") -> tuple[str, int]:
     """The program ``text`` writes, with misplaced edits moved (see the module docstring); also how many moved."""
@@ -37,16 +41,26 @@ def resolve_repairing(text: str, *, eos: str | None = None, start: str = "") -> 
     for edit in parse_sequence(text, strict=False, eos=eos).edits:
         applied = apply_edit_leniently(lines, edit)
         if not parses(applied) and parses(lines):
-            for shifted in shifts(edit):
-                try:
-                    candidate = apply_edit_lines(lines, shifted)
-                except EditApplyError:
-                    continue
-                if parses(candidate):
-                    applied, moved = candidate, moved + 1
-                    break
+            found = nearest_parsing(edit, functools.partial(apply_edit_lines, lines), lambda result: result)
+            if found is not None:
+                applied, moved = found[1], moved + 1
         lines = applied
     return "\n".join(lines), moved
+
+
+def nearest_parsing(
+    edit: Edit, apply: Callable[[Edit], T], program: Callable[[T], Sequence[str] | str]
+) -> tuple[Edit, T] | None:
+    """The nearest of ``shifts(edit)`` whose ``apply`` result holds a ``program`` that parses, with that result; an
+    ``apply`` that raises EditApplyError (the shift points past the end) is skipped. None when none parses."""
+    for shifted in shifts(edit):
+        try:
+            result = apply(shifted)
+        except EditApplyError:
+            continue
+        if parses(program(result)):
+            return shifted, result
+    return None
 
 
 def shifts(edit: Edit, limit: int = MAX_SHIFT) -> Iterator[Edit]:
@@ -58,7 +72,9 @@ def shifts(edit: Edit, limit: int = MAX_SHIFT) -> Iterator[Edit]:
 
 
 def _moved(hunk: Hunk, delta: int) -> Hunk:
-    return dataclasses.replace(hunk, old_start=max(hunk.old_start + delta, 0), new_start=hunk.new_start + delta)
+    return dataclasses.replace(
+        hunk, old_start=max(hunk.old_start + delta, 0), new_start=hunk.new_start + delta
+    )
 
 
 def parses(lines: Sequence[str] | str) -> bool:

@@ -9,6 +9,7 @@ dropped and counted, never raised. ``validate`` is the pure core (text in, sugge
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -28,7 +29,7 @@ from model_runtime.generation import CancelFlag, Timings, generate
 from model_runtime.incremental_lint import IncrementalLint
 from model_runtime.loading import LoadedModel
 from model_runtime.prompts import build_prompt, plain_head, without_lines
-from model_runtime.repair import parses, shifts
+from model_runtime.repair import nearest_parsing, parses
 from model_runtime.windows import DEFAULT_WINDOW
 
 __all__ = [
@@ -334,25 +335,16 @@ def replay(start: str, sequence_text: str, score: float = 0.0, *, repair: bool =
         except (EditFormatError, EditApplyError):
             continue
         if repair and not parses(program) and parses(current):
-            found = _nearest_parsing_step(current, edit)
+            found = nearest_parsing(
+                edit, functools.partial(placements_for, current), lambda result: result[1]
+            )
             if found is not None:
-                edit, placements, program = found
+                edit, (placements, program) = found
                 moved += 1
         step_valid.append(not lint.new_errors(current, program))
         steps.append(Suggestion(edit.render(), edit, placements, program, score))
         current = program
     return SequenceCandidate(current, steps, all(step_valid), score, tuple(step_valid), sequence_text, moved)
-
-
-def _nearest_parsing_step(buffer: str, edit: Edit) -> tuple[Edit, tuple[Placement, ...], str] | None:
-    for shifted in shifts(edit):
-        try:
-            placements, program = placements_for(buffer, shifted)
-        except EditApplyError:
-            continue
-        if parses(program):
-            return shifted, placements, program
-    return None
 
 
 def generate_sequences(
