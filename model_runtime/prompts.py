@@ -14,6 +14,7 @@ the state before them is expressed by ``mode`` and the edits follow as they were
 from __future__ import annotations
 
 import ast
+import bisect
 import re
 import textwrap
 from collections.abc import Callable, Sequence
@@ -249,10 +250,17 @@ def _documented_function(tree: ast.AST, line: int | None) -> tuple[ast.AST, ast.
 
 
 def _enclosing_functions(tree: ast.AST, lineno: int) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
-    """Functions whose span holds ``lineno``, innermost first."""
+    """Functions whose span holds ``lineno``, innermost first. Of a module only the top-level statement around
+    ``lineno`` is walked: walking a 5,000-line module took longer than parsing it."""
+    roots: list[ast.AST] = [tree]
+    if isinstance(tree, ast.Module):
+        starts = [statement.lineno for statement in tree.body]
+        at = bisect.bisect_right(starts, lineno) - 1
+        roots = [tree.body[at]] if at >= 0 else []
     found = [
         node
-        for node in ast.walk(tree)
+        for root in roots
+        for node in ast.walk(root)
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
         and node.lineno <= lineno <= node.end_lineno
     ]

@@ -3,6 +3,8 @@ instructions."""
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -129,3 +131,32 @@ def test_lintseq_states_end_at_the_program_and_add_no_errors(lines):
         assert states[-1] == "\n".join(program.strip().splitlines())
     for state in states:
         assert not lint.new_errors(program, state)
+
+
+def _enclosing_by_full_walk(tree, lineno):
+    """The oracle: every function of the whole tree whose span holds ``lineno``, innermost first."""
+    import ast
+
+    found = [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.lineno <= lineno <= n.end_lineno
+    ]
+    return sorted(found, key=lambda n: n.lineno, reverse=True)
+
+
+@functools.cache
+def _module_trees() -> list[tuple[str, object]]:
+    from tests.support.stdlib_programs import stdlib_modules
+
+    return [(source, lint.parse(source)) for _, source in stdlib_modules(8, max_lines=400)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(module=st.integers(min_value=0, max_value=7), fraction=st.floats(min_value=0, max_value=1))
+def test_the_enclosing_functions_are_found_in_the_top_level_statement_around_the_line(module, fraction):
+    from model_runtime.prompts import _enclosing_functions
+
+    source, tree = _module_trees()[module]
+    lineno = 1 + int(fraction * (len(source.split("\n")) - 1))
+    assert _enclosing_functions(tree, lineno) == _enclosing_by_full_walk(tree, lineno)
