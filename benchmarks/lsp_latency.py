@@ -11,8 +11,9 @@ Prints one table:
   runs; every change here waits for its diagnostics and a 50 ms pause, so none is debounced. Rows, in one run: the
   server as it is (incremental lint in its worker process), the same server checking every change in full (the
   "before"), the server with the model loaded and prefetching when each edit arrives (and, as its "before"s, the
-  same server validating suggestions by full pyflakes runs, and running each prompt in one forward pass instead of
-  chunks), and both lint paths alone
+  same server validating suggestions by full pyflakes runs, running each prompt in one forward pass instead of
+  chunks, and parsing the whole buffer for each prompt instead of keeping each document's outline), and both lint
+  paths alone
   in this process (no server, no IPC; benchmarks/diagnostics_breakdown.py splits them into stages);
 - server RSS before and after a storm of didChange notifications, for EditSeq's protocol against stock pygls 2
   (whose ``_request_futures`` keeps one Future per notification: the baseline).
@@ -71,6 +72,17 @@ FULL_VALIDATION_SERVER = (
     "def full(self, buffer, **_):\n"
     "    original(self, buffer, incremental=False)\n"
     "module.BufferLint.__init__ = full\n"
+    "server.start_io()\n"
+)
+
+# The server parsing the whole buffer for each suggestion's prompt (a fresh outline), as it did before each document
+# kept an ``OutlineTracker``: the third baseline of the "prefetches" row.
+FULL_PARSE_SERVER = (
+    "import lsp_server.suggestion_cache as module\n"
+    "from model_runtime.outline import outline_of\n"
+    "from lsp_server.server import server\n"
+    "module._focus = lambda tracker, text, line, window: (\n"
+    "    (outline := outline_of(text)), module.prompt_focus(text, line, window, outline))\n"
     "server.start_io()\n"
 )
 
@@ -305,6 +317,8 @@ async def main() -> None:
     rows.append(("  before: validation by full pyflakes (ms)", *busy_before, "same edits, model loaded"))
     one_pass = percentiles(await diagnostics(args.runs, server=ONE_PASS_PREFILL_SERVER, model=model))
     rows.append(("  before: prompt run in one pass (ms)", *one_pass, "same edits, model loaded"))
+    full_parse = percentiles(await diagnostics(args.runs, server=FULL_PARSE_SERVER, model=model))
+    rows.append(("  before: a full parse per prompt (ms)", *full_parse, "same edits, model loaded"))
     alone = percentiles(lint_in_process(args.runs, incremental=True))
     rows.append(("  incremental lint alone, no server (ms)", *alone, "same edits"))
     baseline = percentiles(lint_in_process(args.runs, incremental=False))

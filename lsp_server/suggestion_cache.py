@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException
 
@@ -22,6 +22,10 @@ from lsp_server.diagnostics import KEPT_DOCUMENTS
 from lsp_server.model_host import READY
 from model_runtime.edits import normalise
 from model_runtime.incremental_lint import IncrementalLint
+from model_runtime.outline import Outline, OutlineTracker
+from model_runtime.prompts import prompt_focus
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -54,14 +58,16 @@ class SuggestionCache:
         # uri -> the pyflakes state its suggestions were validated with, so the next version's buffer and candidates
         # are checked incrementally (used on the model thread only: one worker, so never by two threads at once).
         self._linters: OrderedDict[str, IncrementalLint] = OrderedDict()
+        # uri -> its syntax outline, parsed again only around each edit (prompt focus and prompt; thread-safe).
+        self._outlines: OrderedDict[str, OutlineTracker] = OrderedDict()
 
     def linter_for(self, uri: str) -> IncrementalLint:
         """The document's ``IncrementalLint`` for suggestion validation (the last ``KEPT_DOCUMENTS`` are kept)."""
-        linter = self._linters.pop(uri, None) or IncrementalLint()
-        self._linters[uri] = linter
-        while len(self._linters) > KEPT_DOCUMENTS:
-            self._linters.popitem(last=False)
-        return linter
+        return _kept(self._linters, uri, IncrementalLint)
+
+    def outline_for(self, uri: str) -> OutlineTracker:
+        """The document's ``OutlineTracker`` (the last ``KEPT_DOCUMENTS`` are kept)."""
+        return _kept(self._outlines, uri, OutlineTracker)
 
     # ---------------------------------------------------------------------------------- idle: history, prefetch
 
@@ -97,8 +103,6 @@ class SuggestionCache:
         there (the enclosing function's header and docstring) and, in a long file, the window of lines shown; so
         a prefetch made for one line answers a request anywhere in the same function.
         """
-        from model_runtime.prompts import prompt_focus
-
         server = self.server
         state, text = server.text_of(uri)
         version = state.version
@@ -106,7 +110,9 @@ class SuggestionCache:
         if (hit := cached.get(("line", line))) is not None and hit.version == version:
             server.host.cache_hits += 1
             return hit
-        instruction, window = await asyncio.to_thread(prompt_focus, text, line, server.settings.prompt_window)
+        outline, (instruction, window) = await asyncio.to_thread(
+            _focus, self.outline_for(uri), text, line, server.settings.prompt_window
+        )
         focus = (instruction, window.start, window.stop)
         if (hit := cached.get(("focus", focus))) is not None and hit.version == version:
             server.host.cache_hits += 1
@@ -116,7 +122,7 @@ class SuggestionCache:
         task = self.inflight.get(key)
         if task is None:
             cancel = server.cancels.new(uri)
-            task = server.spawn(self._compute(key, line, text, list(state.history), cancel))
+            task = server.spawn(self._compute(key, line, text, list(state.history), cancel, outline))
             task.cancel_event = cancel  # type: ignore[attr-defined]
             task.waiting = set()  # type: ignore[attr-defined]
             self.inflight[key] = task
@@ -146,7 +152,13 @@ class SuggestionCache:
             del self.inflight[key]
 
     async def _compute(
-        self, key: tuple[str, int, tuple], line: int, text: str, history: list[str], cancel: threading.Event
+        self,
+        key: tuple[str, int, tuple],
+        line: int,
+        text: str,
+        history: list[str],
+        cancel: threading.Event,
+        outline: Outline | None,
     ) -> Computed:
         from model_runtime.generation import Cancelled
         from model_runtime.suggestions import suggest
@@ -170,6 +182,7 @@ class SuggestionCache:
                 cancel=cancel,
                 linter=self.linter_for(uri),
                 window=settings.prompt_window,
+                tree=outline,
             )
         except Cancelled as exc:
             raise JsonRpcContentModified(
@@ -200,6 +213,7 @@ class SuggestionCache:
         if closed:
             self.shown.pop(uri, None)
             self._linters.pop(uri, None)
+            self._outlines.pop(uri, None)
             if (task := self._idle_tasks.pop(uri, None)) is not None:
                 task.cancel()
 
@@ -245,3 +259,21 @@ class SuggestionCache:
                 self.record("accepted", uri, computed, suggestion=suggestion.edit_text)
                 break
         del self.shown[uri]
+
+
+def _focus(
+    tracker: OutlineTracker, text: str, line: int, window: int
+) -> tuple[Outline | None, tuple[str, range]]:
+    """The buffer's outline (from its document's tracker: a one-line edit parses a few lines, not the buffer) and
+    its prompt focus at ``line``; the prompt is built from the same outline on the model thread."""
+    outline = tracker.outline(text)
+    return outline, prompt_focus(text, line, window, outline)
+
+
+def _kept(store: OrderedDict[str, T], uri: str, make: Callable[[], T]) -> T:
+    """``store``'s entry for ``uri`` (made when missing), now the most recent; the oldest beyond KEPT_DOCUMENTS go."""
+    value = store.pop(uri, None) or make()
+    store[uri] = value
+    while len(store) > KEPT_DOCUMENTS:
+        store.popitem(last=False)
+    return value

@@ -429,50 +429,57 @@ class IncrementalLint:
         self.memo, self.lines, self.units = {}, [], None
 
     def _splice(self, lines: list[str]) -> list[Unit] | None:
-        """The units of ``lines``, parsing only between the last unchanged unit above the change and the first
-        below; None where that cannot be done exactly (a full parse decides)."""
-        old, units = self.lines, self.units
-        if units is None:
+        spliced = splice_units(self.lines, self.units, lines)
+        if spliced is None:
             return None
-        if lines == old:
-            self.last_parsed = 0
-            return units
-        same_top = 0
-        limit = min(len(old), len(lines))
-        while same_top < limit and old[same_top] == lines[same_top]:
-            same_top += 1
-        same_bottom = 0
-        while same_bottom < limit - same_top and old[-1 - same_bottom] == lines[-1 - same_bottom]:
-            same_bottom += 1
-        changed_from, changed_to = same_top, len(old) - same_bottom  # 0-based, old lines [from, to) changed
-        above = sum(1 for unit in units if unit.end <= changed_from)
-        below = sum(1 for unit in units if unit.start > changed_to)
-        # An indented line typed under a function continues it: parse again with one more unit on each side.
-        for widen in (0, 1):
-            kept_above = units[: max(above - widen, 0)]
-            kept_below = units[len(units) - max(below - widen, 0) :]
-            spliced = self._parse_between(kept_above, kept_below, lines, len(lines) - len(old))
-            if spliced is not None:
-                return spliced
-        return None
+        units, self.last_parsed = spliced
+        return units
 
-    def _parse_between(
-        self, above: list[Unit], below: list[Unit], lines: list[str], shift: int
-    ) -> list[Unit] | None:
-        below = [unit.moved(shift) for unit in below]
-        first = above[-1].end + 1 if above else 1  # the lines parsed again: first..last (1-based)
-        last = below[0].start - 1 if below else len(lines)
-        segment = lines[first - 1 : last]
-        # A line joined to the next by a backslash would join across the cut; __future__ imports change parsing.
-        if (first > 1 and lines[first - 2].endswith("\\")) or (segment and segment[-1].endswith("\\")):
-            return None
-        source = "\n".join(segment)
-        if "__future__" in source:
-            return None
-        try:
-            tree = parse(source)
-        except SyntaxError:
-            return None
-        ast.increment_lineno(tree, first - 1)
-        self.last_parsed = len(segment)
-        return above + units_of(tree.body, lines) + below
+
+def splice_units(old: list[str], units: list[Unit] | None, lines: list[str]) -> tuple[list[Unit], int] | None:
+    """The units of ``lines``, given the ``units`` of the ``old`` lines, parsing only between the last unchanged
+    unit above the change and the first below; with the number of lines parsed. None where that cannot be done
+    exactly (a full parse decides)."""
+    if units is None:
+        return None
+    if lines == old:
+        return units, 0
+    same_top = 0
+    limit = min(len(old), len(lines))
+    while same_top < limit and old[same_top] == lines[same_top]:
+        same_top += 1
+    same_bottom = 0
+    while same_bottom < limit - same_top and old[-1 - same_bottom] == lines[-1 - same_bottom]:
+        same_bottom += 1
+    changed_from, changed_to = same_top, len(old) - same_bottom  # 0-based, old lines [from, to) changed
+    above = sum(1 for unit in units if unit.end <= changed_from)
+    below = sum(1 for unit in units if unit.start > changed_to)
+    # An indented line typed under a function continues it: parse again with one more unit on each side.
+    for widen in (0, 1):
+        kept_above = units[: max(above - widen, 0)]
+        kept_below = units[len(units) - max(below - widen, 0) :]
+        spliced = _parse_between(kept_above, kept_below, lines, len(lines) - len(old))
+        if spliced is not None:
+            return spliced
+    return None
+
+
+def _parse_between(
+    above: list[Unit], below: list[Unit], lines: list[str], shift: int
+) -> tuple[list[Unit], int] | None:
+    below = [unit.moved(shift) for unit in below]
+    first = above[-1].end + 1 if above else 1  # the lines parsed again: first..last (1-based)
+    last = below[0].start - 1 if below else len(lines)
+    segment = lines[first - 1 : last]
+    # A line joined to the next by a backslash would join across the cut; __future__ imports change parsing.
+    if (first > 1 and lines[first - 2].endswith("\\")) or (segment and segment[-1].endswith("\\")):
+        return None
+    source = "\n".join(segment)
+    if "__future__" in source:
+        return None
+    try:
+        tree = parse(source)
+    except SyntaxError:
+        return None
+    ast.increment_lineno(tree, first - 1)
+    return above + units_of(tree.body, lines) + below, len(segment)

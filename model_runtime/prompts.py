@@ -14,7 +14,6 @@ the state before them is expressed by ``mode`` and the edits follow as they were
 from __future__ import annotations
 
 import ast
-import bisect
 import re
 import textwrap
 from collections.abc import Callable, Sequence
@@ -30,7 +29,8 @@ from model_runtime.edits import (
     split_hunks,
 )
 from model_runtime.incremental_lint import first_line
-from model_runtime.windows import top_level_spans, window_span, window_states
+from model_runtime.outline import Outline, outline_of
+from model_runtime.windows import window_span, window_states
 
 MODES = ("whole", "lintseq")
 _ON_LINE = re.compile(r"on line (\d+)")
@@ -63,6 +63,18 @@ def plain_head(instruction: str) -> str:
     return instruction + SEPARATOR
 
 
+# "Parse the buffer here": the default of every ``tree`` parameter. A caller that has the buffer's syntax passes it:
+# an ``outline.Outline`` (the language server keeps one per document), an ``ast.Module``, or None (it does not
+# parse). A fresh parse of a 5,000-line buffer takes 30-60 ms, all of it holding the GIL.
+UNPARSED: object = object()
+
+
+def _outline(buffer: str, tree: object) -> Outline | None:
+    if tree is UNPARSED:
+        return outline_of(buffer)
+    return Outline.of_tree(tree) if isinstance(tree, ast.Module) else tree  # type: ignore[return-value]
+
+
 def build_prompt(
     buffer: str,
     *,
@@ -74,6 +86,7 @@ def build_prompt(
     decompose: Callable[[str], Sequence[str]] | None = None,
     hide_docstring: bool = True,
     window: int = 0,
+    tree: object = UNPARSED,
 ) -> Prompt:
     """The prompt asking for the next edit of ``buffer``.
 
@@ -93,7 +106,7 @@ def build_prompt(
     if mode not in MODES:
         raise ValueError(f"unknown prompt mode {mode!r}; choose one of {', '.join(MODES)}")
     span = None
-    tree = lint.parse_or_none(buffer)
+    tree = _outline(buffer, tree)
     if instruction is None or (hide_docstring and line is not None):
         derived = derive_instruction(buffer, line, tree)
         instruction = derived if instruction is None else instruction
@@ -107,7 +120,7 @@ def build_prompt(
     lines = buffer.split("\n")
     lead = next((i for i, text in enumerate(lines) if text.strip()), 0)  # blank lines normalise drops
     count = len(normalised)
-    in_buffer = window_span(buffer, line, window, top_level_spans(tree))
+    in_buffer = window_span(buffer, line, window, tree.spans() if tree is not None else [])
     shown = range(max(in_buffer.start - lead, 0), max(min(in_buffer.stop - lead, count), 0))  # of ``current``
     append_at = None
     if len(shown) < count:
@@ -191,75 +204,69 @@ def _undo(lines: list[str], diff: str) -> list[str] | None:
     return result
 
 
-def prompt_focus(buffer: str, line: int | None, window: int) -> tuple[str, range]:
+def prompt_focus(buffer: str, line: int | None, window: int, tree: object = UNPARSED) -> tuple[str, range]:
     """What a prompt for 0-based ``line`` depends on besides the buffer and its history: the derived instruction
     and the window (``windows.window_span``); the buffer is parsed once. The language server keys its suggestion
     cache by it, so that a suggestion computed for one line answers a request on any line with the same focus."""
-    tree = lint.parse_or_none(buffer)
-    return derive_instruction(buffer, line, tree), window_span(buffer, line, window, top_level_spans(tree))
+    outline = _outline(buffer, tree)
+    spans = outline.spans() if outline is not None else []
+    return derive_instruction(buffer, line, outline), window_span(buffer, line, window, spans)
 
 
-# "Parse the buffer here"; a caller that parsed it passes the tree (or None: it does not parse).
-_PARSE = object()
-
-
-def derive_instruction(buffer: str, line: int | None = None, tree: object = _PARSE) -> str:
+def derive_instruction(buffer: str, line: int | None = None, tree: object = UNPARSED) -> str:
     """An instruction from the buffer: the header and docstring of the function around 0-based ``line``, else the
     module docstring, else empty (also when the buffer does not parse).
 
     A function's instruction is its decorators, signature and docstring, dedented: the form training used.
     """
-    tree = lint.parse_or_none(buffer) if tree is _PARSE else tree
-    if tree is None:
+    outline = _outline(buffer, tree)
+    if outline is None:
         return ""
-    found = _documented_function(tree, line)
+    found = _documented_function(outline, line)
     if found is not None:
-        node, doc = found
-        first = first_line(node)
-        return textwrap.dedent("\n".join(buffer.splitlines()[first - 1 : doc.end_lineno])).strip("\n")
-    return (ast.get_docstring(tree) or "").strip()
+        node, doc, offset = found
+        first = first_line(node) + offset
+        return textwrap.dedent("\n".join(buffer.splitlines()[first - 1 : doc.end_lineno + offset])).strip(
+            "\n"
+        )
+    return (outline.docstring() or "").strip()
 
 
-def docstring_lines(buffer: str, line: int | None, tree: object = _PARSE) -> range | None:
+def docstring_lines(buffer: str, line: int | None, tree: object = UNPARSED) -> range | None:
     """0-based lines of the docstring ``derive_instruction`` takes at ``line``, when it stands on lines of its own
     (not on the ``def`` line); else None."""
-    tree = lint.parse_or_none(buffer) if tree is _PARSE else tree
-    if tree is None:
-        return None
-    found = _documented_function(tree, line)
+    outline = _outline(buffer, tree)
+    found = _documented_function(outline, line) if outline is not None else None
     if found is None:
         return None
-    node, doc = found
+    node, doc, offset = found
     lines = buffer.split("\n")
+    start, end = doc.lineno + offset, doc.end_lineno + offset
     alone = (
         doc.lineno > node.lineno
-        and not lines[doc.lineno - 1][: doc.col_offset].strip()
-        and not lines[doc.end_lineno - 1][doc.end_col_offset :].strip()
+        and not lines[start - 1][: doc.col_offset].strip()
+        and not lines[end - 1][doc.end_col_offset :].strip()
     )
-    return range(doc.lineno - 1, doc.end_lineno) if alone else None
+    return range(start - 1, end) if alone else None
 
 
-def _documented_function(tree: ast.AST, line: int | None) -> tuple[ast.AST, ast.Expr] | None:
-    """The innermost function around 0-based ``line`` that has a docstring, with that docstring."""
-    if line is None:
+def _documented_function(outline: Outline, line: int | None) -> tuple[ast.AST, ast.Expr, int] | None:
+    """The innermost function around 0-based ``line`` that has a docstring, with that docstring and the offset of
+    their line numbers (``Outline``)."""
+    if line is None or (around := outline.around(line + 1)) is None:
         return None
-    for node in _enclosing_functions(tree, line + 1):
+    statement, offset = around
+    for node in _enclosing_functions(statement, line + 1 - offset):
         if node.body and _is_docstring(node.body[0]):
-            return node, node.body[0]
+            return node, node.body[0], offset
     return None
 
 
-def _enclosing_functions(tree: ast.AST, lineno: int) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
-    """Functions whose span holds ``lineno``, innermost first. Of a module only the top-level statement around
-    ``lineno`` is walked: walking a 5,000-line module took longer than parsing it."""
-    roots: list[ast.AST] = [tree]
-    if isinstance(tree, ast.Module):
-        starts = [statement.lineno for statement in tree.body]
-        at = bisect.bisect_right(starts, lineno) - 1
-        roots = [tree.body[at]] if at >= 0 else []
+def _enclosing_functions(root: ast.AST, lineno: int) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """Functions under ``root`` whose span holds ``lineno``, innermost first. The caller passes the top-level
+    statement around the line (``Outline.around``): walking a 5,000-line module took longer than parsing it."""
     found = [
         node
-        for root in roots
         for node in ast.walk(root)
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
         and node.lineno <= lineno <= node.end_lineno

@@ -28,7 +28,7 @@ from model_runtime.edits import (
 from model_runtime.generation import CancelFlag, Timings, generate
 from model_runtime.incremental_lint import IncrementalLint
 from model_runtime.loading import LoadedModel
-from model_runtime.prompts import build_prompt, plain_head, without_lines
+from model_runtime.prompts import UNPARSED, build_prompt, plain_head, without_lines
 from model_runtime.repair import nearest_parsing, parses
 from model_runtime.windows import DEFAULT_WINDOW
 
@@ -276,11 +276,13 @@ def suggest(
     seed: int | None = None,
     linter: IncrementalLint | None = None,
     window: int = DEFAULT_WINDOW,
+    tree: object = UNPARSED,
 ) -> SuggestResult:
     """Validated next edits for ``buffer``, best first (see ``validate``); raises generation.Cancelled if cancelled.
 
     ``linter``: the document's own ``IncrementalLint`` (see ``BufferLint``), reused from call to call. ``window``:
     a longer buffer shows the model only this many lines around ``line`` (``windows.window_span``; 0: all).
+    ``tree``: the buffer's syntax tree when the caller has parsed it (``prompts.UNPARSED``: parse it here).
     """
     linted = BufferLint(buffer, linter=linter)
     if linted.error:
@@ -293,6 +295,7 @@ def suggest(
         mode=mode,
         head=head_for(loaded),
         window=window,
+        tree=tree,
     )
     result = generate(
         loaded,

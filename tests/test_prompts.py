@@ -155,8 +155,11 @@ def _module_trees() -> list[tuple[str, object]]:
 @settings(max_examples=200, deadline=None)
 @given(module=st.integers(min_value=0, max_value=7), fraction=st.floats(min_value=0, max_value=1))
 def test_the_enclosing_functions_are_found_in_the_top_level_statement_around_the_line(module, fraction):
+    from model_runtime.outline import Outline
     from model_runtime.prompts import _enclosing_functions
 
     source, tree = _module_trees()[module]
     lineno = 1 + int(fraction * (len(source.split("\n")) - 1))
-    assert _enclosing_functions(tree, lineno) == _enclosing_by_full_walk(tree, lineno)
+    around = Outline.of_tree(tree).around(lineno)
+    found = _enclosing_functions(around[0], lineno) if around is not None else []
+    assert found == _enclosing_by_full_walk(tree, lineno)
