@@ -17,6 +17,8 @@ export interface Candidate {
   program: string;
   steps: Step[];
   valid: boolean;
+  /** Steps the server moved from the line the model gave to the nearest one where the file parses. */
+  moved: number;
 }
 
 /** The next program after inserting each placement into `text` (positions refer to `text`). */
@@ -81,6 +83,7 @@ export function parseCandidates(raw: unknown, start: string): Candidate[] {
       program,
       steps,
       valid: value.valid !== false,
+      moved: typeof value.moved === "number" && value.moved > 0 ? value.moved : 0,
     });
   });
   return candidates;
@@ -165,9 +168,10 @@ export function candidateItem(candidate: Candidate, start: string): { label: str
   const added = countLines(candidate.program) - countLines(start);
   const steps = candidate.steps.length === 1 ? "1 step" : `${candidate.steps.length} steps`;
   const validity = candidate.valid ? "lint-clean" : "adds lint errors";
+  const moved = candidate.moved ? ` · ${candidate.moved} moved to parse` : "";
   return {
     label: `Candidate ${candidate.index + 1}`,
-    description: `${steps} · ${added >= 0 ? "+" : ""}${added} lines · ${validity}`,
+    description: `${steps} · ${added >= 0 ? "+" : ""}${added} lines · ${validity}${moved}`,
     detail: previewLines(candidate.program, start, 3),
   };
 }

@@ -104,10 +104,17 @@ describe("parseCandidates", () => {
 describe("quick pick and preview text", () => {
   it("describes a candidate by steps, added lines and validity, with its new lines as detail", () => {
     const item = candidateItem(
-      { index: 0, program: "a\nb\nc\n", valid: true, steps: [{ title: "t", program: "a\nb\n" }, { title: "u", program: "a\nb\nc\n" }] },
+      { index: 0, program: "a\nb\nc\n", valid: true, moved: 0, steps: [{ title: "t", program: "a\nb\n" }, { title: "u", program: "a\nb\nc\n" }] },
       "a\n",
     );
     assert.deepEqual(item, { label: "Candidate 1", description: "2 steps · +2 lines · lint-clean", detail: "b ⏎ c" });
+  });
+
+  it("says how many steps the server moved to a line where the file parses", () => {
+    const [candidate] = parseCandidates([{ program: "a\nb\n", valid: true, moved: 1, steps: [] }], "a\n");
+    assert.equal(candidate.moved, 1);
+    assert.match(candidateItem(candidate, "a\n").description, / · 1 moved to parse$/);
+    assert.equal(parseCandidates([{ program: "a", moved: "x" }], "")[0].moved, 0);
   });
 
   it("elides preview lines past the maximum", () => {
