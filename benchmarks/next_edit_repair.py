@@ -1,0 +1,110 @@
+"""Would position repair help next-edit suggestions? The same generations validated as the runtime does (the
+baseline) and with misplaced edits moved to the nearest line where the buffer parses (``model_runtime.repair``).
+
+    python benchmarks/next_edit_repair.py [--programs 12] [--corpus runs/data/stdlib.programs.jsonl]
+
+The cases are those of ``editseq eval next-edit`` (held-out programs of the corpus's valid split, 3 steps each),
+strategy whole+history, k = 4, T = 0.8, seed 0. Needs the default model. Columns: top suggestion is the true next
+edit, line F1 of the top suggestion, the share of the k samples that are valid, and cases with any suggestion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import model_runtime.suggestions as suggestions  # noqa: E402
+from model_runtime import lint  # noqa: E402
+from model_runtime.default_model import adapter_dir, base_dir, is_installed  # noqa: E402
+from model_runtime.edits import EditApplyError, EditFormatError, parse_edit  # noqa: E402
+from model_runtime.loading import load_model  # noqa: E402
+from model_runtime.repair import nearest_parsing, parses  # noqa: E402
+from training.evaluation.next_edit import added_lines, cases_for, line_f1, load_programs, same_program  # noqa: E402
+
+K = 4
+
+
+def repaired(buffer: str, outputs: list[tuple[str, float]]) -> list[tuple[float, str, str]]:
+    """(score, edit text, program) of the outputs that are valid once a misplaced edit is moved, best first."""
+    valid = []
+    for text, score in outputs:
+        try:
+            edit = parse_edit(text, strict=False)
+            if not edit.hunks:
+                continue
+            placements, program = suggestions.placements_for(buffer, edit)
+        except (EditFormatError, EditApplyError):
+            continue
+        if not parses(program) and parses(buffer):
+            found = nearest_parsing(
+                edit, functools.partial(suggestions.placements_for, buffer), lambda r: r[1]
+            )
+            if found is not None:
+                edit, (placements, program) = found
+        if not lint.new_errors(buffer, program):
+            valid.append((score, edit.render(), program))
+    return sorted(valid, key=lambda v: -v[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--programs", type=int, default=12)
+    parser.add_argument("--corpus", type=Path, default=ROOT / "runs" / "data" / "stdlib.programs.jsonl")
+    args = parser.parse_args()
+    if not is_installed() or not args.corpus.exists():
+        sys.exit("needs the default model (`editseq model install`) and the corpus (models/README.md)")
+    loaded = load_model(str(base_dir()), device="cpu", adapter=str(adapter_dir()))
+    programs = load_programs([args.corpus])[: args.programs]
+    cases = [
+        c for pid, instruction, program in programs for c in cases_for(pid, instruction, program, max_steps=3)
+    ]
+    outputs: list[tuple[str, float]] = []
+    validate = suggestions.validate
+
+    def keep_outputs(buffer, candidates, *rest, **options):  # the generations, as validate receives them
+        outputs[:] = candidates
+        return validate(buffer, candidates, *rest, **options)
+
+    suggestions.validate = keep_outputs
+    rows: dict[str, list[tuple[bool, float, int]]] = {"as stated (baseline)": [], "with position repair": []}
+    for case in cases:
+        result = suggestions.suggest(
+            loaded, case.buffer, instruction=case.instruction, history=case.history[-3:], k=K, seed=0
+        )
+        top = result.suggestions[0] if result.suggestions else None
+        rows["as stated (baseline)"].append(
+            (
+                bool(top and same_program(top.program, case.target)),
+                line_f1(added_lines(top.edit_text), added_lines(case.target_edit)) if top else 0.0,
+                len(result.suggestions),
+            )
+        )
+        moved = repaired(case.buffer, outputs)
+        best = moved[0] if moved else None
+        rows["with position repair"].append(
+            (
+                bool(best and same_program(best[2], case.target)),
+                line_f1(added_lines(best[1]), added_lines(case.target_edit)) if best else 0.0,
+                len(moved),
+            )
+        )
+    print(f"\n{len(cases)} next-edit cases, whole+history, k = {K}\n")
+    head = f"{'validation':<22} {'exact':>6} {'line F1':>8} {'valid':>6} {'any':>5}"
+    print(head)
+    print("-" * len(head))
+    for label, scored in rows.items():
+        n = len(scored)
+        exact = sum(s[0] for s in scored) / n
+        f1 = sum(s[1] for s in scored) / n
+        valid = sum(s[2] for s in scored) / (n * K)
+        anyone = sum(s[2] > 0 for s in scored) / n
+        print(f"{label:<22} {exact:>6.1%} {f1:>8.3f} {valid:>6.1%} {anyone:>5.0%}")
+
+
+if __name__ == "__main__":
+    main()
