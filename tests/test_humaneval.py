@@ -465,6 +465,21 @@ def test_rescore_refuses_repair_of_another_mode_and_overwriting_its_source(tmp_p
         )
         assert result.exit_code == 1
         assert message in result.output and "Traceback" not in result.output
+    # Records without the generated text (not written by `eval humaneval`) are refused by name.
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(
+        json.dumps({"task_id": "HumanEval/23", "config": config, "samples": [{"program": "x"}]}) + "\n"
+    )
+    result = _editseq_in_process(
+        "eval",
+        "rescore",
+        str(broken),
+        "--out",
+        str(tmp_path / "y.jsonl"),
+        monkeypatch=monkeypatch,
+        cwd=tmp_path,
+    )
+    assert result.exit_code == 1 and "HumanEval/23 has samples without their generated text" in result.output
     # Without repair another mode rescores as it scored.
     out = tmp_path / "again.jsonl"
     result = _editseq_in_process(

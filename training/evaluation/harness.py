@@ -89,6 +89,10 @@ def rescore(
     records = read_records(source)
     if not records:
         raise ValueError(f"{source} has no results")
+    if not all(isinstance(r, dict) and "task_id" in r and isinstance(r.get("config"), dict) for r in records):
+        raise ValueError(
+            f"{source} is not a results file of `editseq eval humaneval` (records need task_id, config)"
+        )
     by_id = {p.task_id: p for p in problems}
     unknown = sorted({r["task_id"] for r in records} - set(by_id))
     if unknown:
@@ -102,6 +106,11 @@ def rescore(
     todo = [r for r in records if r["task_id"] not in done]
     log(f"{len(done)} problems already rescored in {out}, {len(todo)} to go")
     for i, old in enumerate(todo, 1):
+        if not all(isinstance(s, dict) and isinstance(s.get("raw"), str) for s in old.get("samples", ())):
+            raise ValueError(
+                f"{source}: {old['task_id']} has samples without their generated text; only results written by "
+                "`editseq eval humaneval` can be rescored"
+            )
         generations = [s["raw"] for s in old["samples"]]
         record = _scored_record(by_id[old["task_id"]], config["mode"], generations, config, limits, workers)
         record["gen_s"] = old.get("gen_s", 0.0)
