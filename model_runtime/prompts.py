@@ -206,8 +206,9 @@ def _undo(lines: list[str], diff: str) -> list[str] | None:
 
 def prompt_focus(buffer: str, line: int | None, window: int, tree: object = UNPARSED) -> tuple[str, range]:
     """What a prompt for 0-based ``line`` depends on besides the buffer and its history: the derived instruction
-    and the window (``windows.window_span``); the buffer is parsed once. The language server keys its suggestion
-    cache by it, so that a suggestion computed for one line answers a request on any line with the same focus."""
+    and the window (``windows.window_span``). The buffer is parsed once, or not at all when the caller passes its
+    ``tree`` (see ``UNPARSED``). The language server keys its suggestion cache by the focus, so that a suggestion
+    computed for one line answers a request on any line with the same focus."""
     outline = _outline(buffer, tree)
     spans = outline.spans() if outline is not None else []
     return derive_instruction(buffer, line, outline), window_span(buffer, line, window, spans)
@@ -225,10 +226,8 @@ def derive_instruction(buffer: str, line: int | None = None, tree: object = UNPA
     found = _documented_function(outline, line)
     if found is not None:
         node, doc, offset = found
-        first = first_line(node) + offset
-        return textwrap.dedent("\n".join(buffer.splitlines()[first - 1 : doc.end_lineno + offset])).strip(
-            "\n"
-        )
+        header = buffer.splitlines()[first_line(node) + offset - 1 : doc.end_lineno + offset]
+        return textwrap.dedent("\n".join(header)).strip("\n")
     return (outline.docstring() or "").strip()
 
 
