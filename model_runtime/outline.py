@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import bisect
+import functools
 import threading
 from dataclasses import dataclass
 
@@ -50,9 +51,13 @@ class Outline:
     def around(self, lineno: int) -> tuple[ast.stmt, int] | None:
         """The top-level statement that is the only one that can hold 1-based ``lineno`` (the last one starting at
         or before it, decorators not counted, as ``ast`` counts lines), with its offset; None before the first."""
-        starts = [statement.lineno + offset for statement, offset in self.statements]
-        at = bisect.bisect_right(starts, lineno) - 1
+        at = bisect.bisect_right(self._starts, lineno) - 1
         return self.statements[at] if at >= 0 else None
+
+    @functools.cached_property
+    def _starts(self) -> list[int]:
+        """Each statement's first line in the buffer (a prompt looks around a line two or three times)."""
+        return [statement.lineno + offset for statement, offset in self.statements]
 
 
 def outline_of(buffer: str) -> Outline | None:

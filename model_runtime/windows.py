@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from model_runtime import lint
 from model_runtime.edits import normalise
-from model_runtime.incremental_lint import first_line
+from model_runtime.outline import Outline
 
 DEFAULT_WINDOW = 80  # lines; about 800 tokens of Python, with room for the instruction and the edit
 
@@ -66,7 +66,4 @@ def window_states(states: Sequence[str], before: int, after: int) -> list[str] |
 
 def top_level_spans(tree: ast.Module | None) -> list[range]:
     """0-based line ranges of a module's top-level statements (decorators included); [] for None (no parse)."""
-    spans = []
-    for statement in tree.body if tree is not None else ():
-        spans.append(range(first_line(statement) - 1, statement.end_lineno or statement.lineno))
-    return spans
+    return Outline.of_tree(tree).spans() if tree is not None else []
