@@ -11,7 +11,6 @@ edit, line F1 of the top suggestion, the share of the k samples that are valid, 
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
 from pathlib import Path
 
@@ -21,9 +20,7 @@ sys.path.insert(0, str(ROOT))
 import model_runtime.suggestions as suggestions  # noqa: E402
 from model_runtime import lint  # noqa: E402
 from model_runtime.default_model import adapter_dir, base_dir, is_installed  # noqa: E402
-from model_runtime.edits import EditApplyError, EditFormatError, parse_edit  # noqa: E402
 from model_runtime.loading import load_model  # noqa: E402
-from model_runtime.repair import nearest_parsing, parses  # noqa: E402
 from training.evaluation.next_edit import added_lines, cases_for, line_f1, load_programs, same_program  # noqa: E402
 
 K = 4
@@ -33,21 +30,9 @@ def repaired(buffer: str, outputs: list[tuple[str, float]]) -> list[tuple[float,
     """(score, edit text, program) of the outputs that are valid once a misplaced edit is moved, best first."""
     valid = []
     for text, score in outputs:
-        try:
-            edit = parse_edit(text, strict=False)
-            if not edit.hunks:
-                continue
-            placements, program = suggestions.placements_for(buffer, edit)
-        except (EditFormatError, EditApplyError):
-            continue
-        if not parses(program) and parses(buffer):
-            found = nearest_parsing(
-                edit, functools.partial(suggestions.placements_for, buffer), lambda r: r[1]
-            )
-            if found is not None:
-                edit, (placements, program) = found
-        if not lint.new_errors(buffer, program):
-            valid.append((score, edit.render(), program))
+        placed = suggestions.place_step(buffer, text, repair=True)
+        if placed is not None and not lint.new_errors(buffer, placed[2]):
+            valid.append((score, placed[0].render(), placed[2]))
     return sorted(valid, key=lambda v: -v[0])
 
 

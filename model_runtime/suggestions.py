@@ -39,6 +39,7 @@ __all__ = [
     "Suggestion",
     "Timings",
     "generate_sequences",
+    "place_step",
     "placements_for",
     "suggest",
     "validate",
@@ -328,26 +329,36 @@ def replay(start: str, sequence_text: str, score: float = 0.0, *, repair: bool =
     step_valid: list[bool] = []
     moved = 0
     for chunk in sequence_text.split(SEPARATOR):
-        if not chunk.strip():
+        placed = place_step(current, chunk, repair=repair)
+        if placed is None:
             continue
-        try:
-            edit = parse_edit(chunk, strict=False)
-            if not edit.hunks:
-                continue
-            placements, program = placements_for(current, edit)
-        except (EditFormatError, EditApplyError):
-            continue
-        if repair and not parses(program) and parses(current):
-            found = nearest_parsing(
-                edit, functools.partial(placements_for, current), lambda result: result[1]
-            )
-            if found is not None:
-                edit, (placements, program) = found
-                moved += 1
+        edit, placements, program, was_moved = placed
+        moved += was_moved
         step_valid.append(not lint.new_errors(current, program))
         steps.append(Suggestion(edit.render(), edit, placements, program, score))
         current = program
     return SequenceCandidate(current, steps, all(step_valid), score, tuple(step_valid), sequence_text, moved)
+
+
+def place_step(
+    buffer: str, edit_text: str, *, repair: bool = True
+) -> tuple[Edit, tuple[Placement, ...], str, bool] | None:
+    """One generated edit applied to ``buffer``: (edit, placements, new buffer, whether it was moved), or None for
+    text that holds no hunk or cannot apply. ``repair``: an edit that breaks a buffer that parsed moves to the
+    nearest position where it parses (``repair.nearest_parsing``)."""
+    try:
+        edit = parse_edit(edit_text, strict=False)
+        if not edit.hunks:
+            return None
+        placements, program = placements_for(buffer, edit)
+    except (EditFormatError, EditApplyError):
+        return None
+    if repair and not parses(program) and parses(buffer):
+        found = nearest_parsing(edit, functools.partial(placements_for, buffer), lambda result: result[1])
+        if found is not None:
+            edit, (placements, program) = found
+            return edit, placements, program, True
+    return edit, placements, program, False
 
 
 def generate_sequences(
