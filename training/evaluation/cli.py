@@ -251,7 +251,7 @@ def rescore(
     from training.evaluation.harness import rescore as rescore_results
     from training.evaluation.humaneval import load_problems
     from training.evaluation.report import format_table, run_label
-    from training.evaluation.results import read_records, summarise
+    from training.evaluation.results import summarise
     from training.evaluation.sandbox import Limits
 
     ks = _parse_ks(k)
@@ -259,14 +259,14 @@ def rescore(
         _fail("--out must be another file: the source's results are kept")
     limits = Limits(timeout_s=timeout)
     try:  # a ConfigMismatch (out holds another run) is a ValueError too
-        after = rescore_results(
+        before, after = rescore_results(
             results, load_problems(), out=out, repair=repair, limits=limits, workers=workers, log=_log
         )
     except ValueError as error:
         _fail(str(error))
     typer.echo(f"results: {out}")
     rows = []
-    for path, records in ((results, read_records(results)), (out, after)):
+    for path, records in ((results, before), (out, after)):
         rows.append((f"{run_label(records[0]['config'])} ({path.name})", summarise(records, ks)))
     typer.echo(format_table(rows, ks))
 

@@ -82,10 +82,11 @@ def rescore(
     limits: Limits = Limits(),
     workers: int = 2,
     log: Callable[[str], None] = lambda _: None,
-) -> list[dict]:
+) -> tuple[list[dict], list[dict]]:
     """Score the samples of a results file again (the same raw generations: a paired comparison) into ``out``:
     with or without position repair, or after a change to the resolver or the sandbox. Resumes like a run; the
-    new records keep the source's sampling time and configuration, with ``repair`` added when on."""
+    new records keep the source's sampling time and configuration, with ``repair`` added when on. Returns the
+    source's records and all of ``out``'s."""
     records = read_records(source)
     if not records:
         raise ValueError(f"{source} has no results")
@@ -118,7 +119,7 @@ def rescore(
         log(
             f"[{i}/{len(todo)}] {old['task_id']}: {old['passed']} -> {record['passed']} of {record['n']} passed"
         )
-    return read_records(out)
+    return records, read_records(out)
 
 
 def _scored_record(
