@@ -23,9 +23,10 @@ from model_runtime.edits import SEPARATOR
 from model_runtime.loading import LoadedModel
 
 STOP_MODES = ("edit", "sequence")
-# Prompt tokens per prefill forward pass: cancellation is checked between chunks. On the 2-core CPU, for a
-# 1,000-token SmolLM2-135M prompt, 256-token chunks cut the wait for a cancel from 0.5-1.1 s to 0.2-0.4 s (p50) for
-# 0-10 % more prefill time; 128-token chunks wait less but prefill 35-45 % slower (benchmarks/prefill_chunks.py).
+# Prompt tokens per prefill forward pass: cancellation is checked between chunks. On the 2-core CPU, for 1,000- and
+# 2,000-token SmolLM2-135M prompts, 256-token chunks cut the wait for a cancel from 0.5-1.1 s to 0.2-0.4 s (p50),
+# prefilling between 7 % faster and 13 % slower than one pass; 128-token chunks wait less but prefill 14-47 % slower
+# (benchmarks/prefill_chunks.py, two runs).
 PREFILL_CHUNK = 256
 
 
