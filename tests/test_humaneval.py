@@ -171,6 +171,9 @@ def test_unparsable_programs_are_compared_by_text():
 # --- the resumable runner -----------------------------------------------------------------------------------------
 
 
+PASS = per_prompt(lambda _prompt, n: ["    pass"] * n)  # every sample an empty body
+
+
 def _lintseq_sampler(answers: dict[str, str]):
     """A sampler that writes the given program as a one-edit LintSeq sequence for prompts it recognises."""
 
@@ -183,6 +186,13 @@ def _lintseq_sampler(answers: dict[str, str]):
         return ["@@ -0,0 +1 @@\n+x = 1"] * n
 
     return sample
+
+
+def _record_samples(problem, texts: list[str], *, mode: str, out: Path, config: dict) -> None:
+    """A results record of one problem whose n samples are ``texts``, as `eval humaneval` writes it."""
+    run_humaneval(
+        [problem], per_prompt(lambda _p, _n: texts), mode=mode, n=len(texts), out=out, config=config
+    )
 
 
 def test_the_runner_appends_one_record_per_problem_with_verdicts_and_diversity(tmp_path, by_id):
@@ -216,36 +226,15 @@ def test_a_killed_run_resumes_where_it_stopped(tmp_path, problems):
     with out.open("a") as handle:
         handle.write('{"task_id": "HumanEval/2", "torn')  # killed in the middle of a write
     calls.clear()
-    records = run_humaneval(
-        problems[:4],
-        per_prompt(lambda p, n: ["    pass"] * n),
-        mode="completion",
-        n=2,
-        out=out,
-        config={"run": 2},
-    )
+    records = run_humaneval(problems[:4], PASS, mode="completion", n=2, out=out, config={"run": 2})
     assert [r["task_id"] for r in records] == [p.task_id for p in problems[:4]]
 
 
 def test_resuming_with_another_configuration_is_refused(tmp_path, problems):
     out = tmp_path / "results.jsonl"
-    run_humaneval(
-        problems[:1],
-        per_prompt(lambda p, n: ["    pass"] * n),
-        mode="completion",
-        n=1,
-        out=out,
-        config={"t": 0.8},
-    )
+    run_humaneval(problems[:1], PASS, mode="completion", n=1, out=out, config={"t": 0.8})
     with pytest.raises(ConfigMismatch):
-        run_humaneval(
-            problems[:2],
-            per_prompt(lambda p, n: ["    pass"] * n),
-            mode="completion",
-            n=1,
-            out=out,
-            config={"t": 0.2},
-        )
+        run_humaneval(problems[:2], PASS, mode="completion", n=1, out=out, config={"t": 0.2})
 
 
 def test_problems_are_sampled_in_fixed_groups_and_a_resumed_run_keeps_them(tmp_path, problems):
@@ -469,14 +458,7 @@ def test_eval_report_failures_tells_how_the_samples_ended(tmp_path, by_id, monke
     ]
     out = tmp_path / "four.jsonl"
     config = {"model": "/models/four", "mode": "baseline"}
-    run_humaneval(
-        [by_id["HumanEval/23"]],
-        per_prompt(lambda p, n: programs),
-        mode="baseline",
-        n=4,
-        out=out,
-        config=config,
-    )
+    _record_samples(by_id["HumanEval/23"], programs, mode="baseline", out=out, config=config)
     result = _editseq_in_process(
         "eval", "report", str(out), "--failures", monkeypatch=monkeypatch, cwd=tmp_path
     )
@@ -514,14 +496,7 @@ MISPLACED = render_sequence(
 def test_rescore_with_repair_passes_a_right_solution_whose_edit_was_misplaced(tmp_path, by_id, monkeypatch):
     source, out = tmp_path / "run.jsonl", tmp_path / "repaired.jsonl"
     config = {"model": "/models/m", "mode": "lintseq"}
-    run_humaneval(
-        [by_id["HumanEval/0"]],
-        per_prompt(lambda p, n: [MISPLACED]),
-        mode="lintseq",
-        n=1,
-        out=source,
-        config=config,
-    )
+    _record_samples(by_id["HumanEval/0"], [MISPLACED], mode="lintseq", out=source, config=config)
     assert read_records(source)[0]["passed"] == 0  # as stated, `return False` lands inside the `if`
     args = ["eval", "rescore", str(source), "--out", str(out), "--repair", "--k", "1"]
     result = _editseq_in_process(*args, monkeypatch=monkeypatch, cwd=tmp_path)
@@ -542,14 +517,7 @@ def test_rescore_refuses_repair_of_another_mode_and_overwriting_its_source(tmp_p
     source = tmp_path / "run.jsonl"
     config = {"model": "/models/m", "mode": "baseline"}
     program = "def strlen(string):\n    return len(string)"
-    run_humaneval(
-        [by_id["HumanEval/23"]],
-        per_prompt(lambda p, n: [program]),
-        mode="baseline",
-        n=1,
-        out=source,
-        config=config,
-    )
+    _record_samples(by_id["HumanEval/23"], [program], mode="baseline", out=source, config=config)
     for args, message in (
         (["--out", str(tmp_path / "x.jsonl"), "--repair"], "applies to lintseq runs"),
         (["--out", str(source)], "--out must be another file"),
