@@ -27,7 +27,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from training import frozen_weights
 from training.datasets import FORMATS, collate, pack, read_records, tokenize_records
+from training.loss import response_loss
 
 LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 SCHEDULES = ("linear", "cosine", "constant")
@@ -272,22 +274,6 @@ def choose_format(config: TrainConfig, tokenizer) -> str:
 # --- the loop -----------------------------------------------------------------------------------------------------
 
 
-def _batch_loss(model, batch, device):
-    """Summed cross-entropy over response tokens and their count (the sum lets accumulation weight by tokens)."""
-    import torch
-
-    batch = {k: v.to(device) for k, v in batch.items()}
-    logits = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"], use_cache=False).logits
-    labels = batch["labels"][:, 1:]
-    loss = torch.nn.functional.cross_entropy(
-        logits[:, :-1].reshape(-1, logits.shape[-1]).float(),
-        labels.reshape(-1),
-        ignore_index=-100,
-        reduction="sum",
-    )
-    return loss, int((labels != -100).sum())
-
-
 def evaluate(model, rows, pad_id: int, batch_rows: int, device, autocast) -> float:
     """Mean response-token loss over validation rows."""
     import torch
@@ -297,7 +283,7 @@ def evaluate(model, rows, pad_id: int, batch_rows: int, device, autocast) -> flo
     with torch.no_grad():
         for i in range(0, len(rows), batch_rows):
             with autocast():
-                loss, n = _batch_loss(model, collate(rows[i : i + batch_rows], pad_id), device)
+                loss, n = response_loss(model, collate(rows[i : i + batch_rows], pad_id), device)
             total += float(loss)
             count += n
     model.train()
@@ -389,6 +375,9 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
 
     # data
     model, tokenizer = load_for_training(config, resume_from or warm)
+    if config.lora and precision in ("bf16", "fp16"):
+        stored = frozen_weights.store_in(model, torch.bfloat16 if precision == "bf16" else torch.float16)
+        log(f"{stored} frozen linear weights stored in {precision} (autocast uses them without a cast)")
     fmt = choose_format(config, tokenizer)
     records = read_records(Path(config.data))
     if config.valid_data:
@@ -470,7 +459,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
                 sync = k == len(mine) - 1
                 with accelerator.no_sync(model) if not sync else contextlib.nullcontext():
                     with accelerator.autocast():
-                        loss_sum, _ = _batch_loss(model, batch, device)
+                        loss_sum, _ = response_loss(model, batch, device)
                     accelerator.backward(loss_sum * world / max(step_tokens, 1))
                 step_loss += float(loss_sum.detach())
             if config.max_grad_norm > 0:
@@ -519,6 +508,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         save_weights(unwrapped, final, lora=config.lora)
         tokenizer.save_pretrained(final)
         if config.lora and config.merge:
+            frozen_weights.restore(unwrapped)  # merge into the float32 weights, as loaded
             merged = unwrapped.merge_and_unload()
             merged.save_pretrained(out / "merged", safe_serialization=True)
             tokenizer.save_pretrained(out / "merged")
