@@ -1,7 +1,8 @@
 """Frozen linear weights stored in the autocast dtype, so mixed precision stops casting them on every forward pass.
 
 Under bf16 autocast a ``Linear`` computes with its weight cast to bf16, on every call. With LoRA the base weights
-never change, so that cast is the same work each micro-batch (``aten::copy_`` was about a seventh of a CPU step).
+never change, so that cast is the same work each micro-batch (casts show as ``aten::copy_``: 14 % of a profiled
+CPU step of SmolLM2 LoRA, not all of it these weights).
 A weight whose values the low-precision dtype holds exactly (a checkpoint saved in bf16, as the default model is)
 is stored in that dtype instead: autocast then uses it as it is, the products are bit-identical (tests), and it
 takes half the memory. Weights the dtype would round stay float32, and so does anything shared with the input
