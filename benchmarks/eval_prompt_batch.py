@@ -13,6 +13,7 @@ Needs the default model (``editseq model install``).
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import sys
 import time
@@ -45,7 +46,7 @@ def main() -> None:
     if not is_installed():
         sys.exit("the default model is not installed: run `editseq model install`")
     loaded = load_default()
-    chat = lambda text, mode: chat_prompt(loaded.tokenizer, text, mode)  # noqa: E731
+    chat = functools.partial(chat_prompt, loaded.tokenizer)
     prompts = [build_prompt(p, "lintseq", chat) for p in load_problems(limit=args.problems)]
     settings = [int(t) for t in args.together.split(",")]
     times: dict[int, list[float]] = {t: [] for t in settings}

@@ -374,7 +374,7 @@ def test_eval_humaneval_end_to_end_solves_the_memorised_problem(humaneval_tiny_m
 def test_prompts_sampled_together_give_what_each_gives_alone(humaneval_tiny_model, by_id):
     """Left padding is masked: greedy samples of a padded batch equal the unpadded ones, prompt by prompt."""
     from model_runtime.loading import load_model
-    from training.evaluation.sampling import sample_batch, sample_texts
+    from training.evaluation.sampling import sample_batch
 
     loaded = load_model(str(humaneval_tiny_model), device="cpu")
     prompts = [build_prompt(by_id[t], "lintseq") for t in ("HumanEval/23", "HumanEval/2", "HumanEval/0")]
@@ -382,7 +382,7 @@ def test_prompts_sampled_together_give_what_each_gives_alone(humaneval_tiny_mode
         len({len(loaded.tokenizer(p)["input_ids"]) for p in prompts}) == 3
     )  # three lengths: padding is real
     options = {"temperature": 0.0, "max_new_tokens": 60}
-    alone = [sample_texts(loaded, p, 2, **options) for p in prompts]
+    alone = [sample_batch(loaded, [p], 2, **options)[0] for p in prompts]
     together = sample_batch(loaded, prompts, 2, **options)
     assert together == alone
     assert together[0][0].startswith("@@ -0,0 +1")  # the memorised edit of HumanEval/23

@@ -20,10 +20,7 @@ def store_in(model, dtype) -> int:
     shared = {id(p) for p in embeddings.parameters()} if embeddings is not None else set()
     stored = 0
     with torch.no_grad():
-        for module in model.modules():
-            weight = getattr(module, "weight", None)
-            if not isinstance(module, torch.nn.Linear) or weight is None or weight.requires_grad:
-                continue
+        for weight in _frozen_linear_weights(model):
             if id(weight) in shared or weight.dtype != torch.float32:
                 continue
             narrow = weight.to(dtype)
@@ -38,7 +35,13 @@ def restore(model) -> None:
     import torch
 
     with torch.no_grad():
-        for module in model.modules():
-            weight = getattr(module, "weight", None)
-            if isinstance(module, torch.nn.Linear) and weight is not None and not weight.requires_grad:
-                weight.data = weight.data.to(torch.float32)
+        for weight in _frozen_linear_weights(model):
+            weight.data = weight.data.to(torch.float32)
+
+
+def _frozen_linear_weights(model):
+    import torch
+
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear) and not module.weight.requires_grad:
+            yield module.weight

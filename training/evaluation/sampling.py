@@ -5,17 +5,12 @@ tokenizer's eos and optional stop strings; returns only the new text of each sam
 
 Several prompts can be sampled together (``sample_batch``): they are left-padded to one length and masked, so each
 forward pass runs prompts x batch_size sequences. On a GPU that turns HumanEval's 164 small batches into a few
-large ones; one prompt alone is never padded, so ``sample_texts`` is exactly the unbatched sampler.
+large ones; one prompt alone is never padded, so a batch of one is exactly the unbatched sampler.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-
-def sample_texts(loaded, prompt_text: str, n: int, **options) -> list[str]:
-    """``n`` continuations of ``prompt_text``; at temperature 0 one greedy continuation, repeated n times."""
-    return sample_batch(loaded, [prompt_text], n, **options)[0]
 
 
 def sample_batch(
@@ -30,7 +25,9 @@ def sample_batch(
     batch_size: int = 10,
     seed: int | None = None,
 ) -> list[list[str]]:
-    """``n`` continuations of each prompt, in prompt order; ``batch_size`` samples of every prompt per pass."""
+    """``n`` continuations of each prompt, in prompt order; ``batch_size`` samples of every prompt per pass.
+
+    At temperature 0 each prompt gets one greedy continuation, repeated n times."""
     import torch
 
     if not prompt_texts:
