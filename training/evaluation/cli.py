@@ -308,6 +308,41 @@ def report(
         _plot(runs, plot)
 
 
+@eval_app.command("compare")
+def compare(
+    a: Path = typer.Argument(..., exists=True, dir_okay=False, help="Results JSONL of run A."),
+    b: Path = typer.Argument(..., exists=True, dir_okay=False, help="Results JSONL of run B."),
+    k: str = typer.Option("1,5,10", help="pass@k values to compare."),
+    resamples: int = typer.Option(10_000, min=1, help="Bootstrap resamples of the problems."),
+    confidence: float = typer.Option(0.95, min=0.5, max=0.999, help="Width of the interval."),
+    seed: int = typer.Option(0, help="Seed of the resampling."),
+) -> None:
+    """Is A better than B? pass@k of both on the problems both scored, A - B, and a paired bootstrap interval
+    (the problems resampled with replacement). An interval that contains 0 does not tell the runs apart."""
+    from training.evaluation.compare import differences_table, paired_bootstrap
+    from training.evaluation.report import run_label
+    from training.evaluation.results import read_records
+
+    ks = _parse_ks(k)
+    records = {path: read_records(path) for path in (a, b)}
+    for path, recs in records.items():
+        if not recs:
+            _fail(f"{path} has no results")
+    try:
+        differences = paired_bootstrap(
+            records[a], records[b], ks, resamples=resamples, confidence=confidence, seed=seed
+        )
+    except ValueError as error:
+        _fail(str(error))
+    for name, path in (("A", a), ("B", b)):
+        recs = records[path]
+        typer.echo(f"{name}: {run_label(recs[0].get('config', {}), path.stem)} ({path.name}, {len(recs)} problems)")
+    shared = differences[0].problems
+    if shared < max(len(records[a]), len(records[b])):
+        typer.echo(f"compared on the {shared} problems both runs scored")
+    typer.echo(differences_table(differences, confidence))
+
+
 @eval_app.command("next-edit")
 def next_edit(
     paths: list[Path] = typer.Argument(

@@ -14,13 +14,22 @@ def run_label(config: Mapping, fallback: str = "") -> str:
     ``repaired`` when misplaced edits were moved (``--repair``)."""
     parts = [Path(str(config.get("model") or fallback)).name]
     if config.get("adapter"):
-        parts.append(f"+ {Path(str(config['adapter'])).name}")
+        parts.append(f"+ {adapter_name(str(config['adapter']))}")
     parts.append(str(config.get("mode", "")))
     if config.get("chat"):
         parts.append("chat")
     if config.get("repair"):
         parts.append("repaired")
     return " ".join(p for p in parts if p)
+
+
+def adapter_name(path: str) -> str:
+    """An adapter directory's name; a training run's ``final``, ``merged`` or ``checkpoint-N`` keeps the run's name
+    (``baseline-main/final``), because every run has one."""
+    adapter = Path(path)
+    if adapter.name in ("final", "merged") or adapter.name.startswith("checkpoint-"):
+        return f"{adapter.parent.name}/{adapter.name}"
+    return adapter.name
 
 
 def load_runs(paths: Sequence[Path]) -> dict[str, list[dict]]:
