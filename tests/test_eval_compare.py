@@ -31,8 +31,11 @@ def test_the_difference_is_the_exact_mean_and_swapping_the_runs_mirrors_it(runs)
     a, b = runs
     forward = paired_bootstrap(a, b, [1, 5, 10], resamples=500)
     backward = paired_bootstrap(b, a, [1, 5, 10], resamples=500)
-    for d, e in zip(forward, backward):
-        exact = sum(pass_at_k(10, x["passed"], d.k) - pass_at_k(10, y["passed"], d.k) for x, y in zip(a, b)) / len(a)
+    for d, e in zip(forward, backward, strict=True):
+        exact = sum(
+            pass_at_k(10, x["passed"], d.k) - pass_at_k(10, y["passed"], d.k)
+            for x, y in zip(a, b, strict=True)
+        ) / len(a)
         assert d.delta == pytest.approx(exact, abs=1e-12)
         assert e.delta == pytest.approx(-d.delta, abs=1e-12)
         assert (e.low, e.high) == pytest.approx((-d.high, -d.low), abs=1e-12)

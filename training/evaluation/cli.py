@@ -336,7 +336,9 @@ def compare(
         _fail(str(error))
     for name, path in (("A", a), ("B", b)):
         recs = records[path]
-        typer.echo(f"{name}: {run_label(recs[0].get('config', {}), path.stem)} ({path.name}, {len(recs)} problems)")
+        typer.echo(
+            f"{name}: {run_label(recs[0].get('config', {}), path.stem)} ({path.name}, {len(recs)} problems)"
+        )
     shared = differences[0].problems
     if shared < max(len(records[a]), len(records[b])):
         typer.echo(f"compared on the {shared} problems both runs scored")
