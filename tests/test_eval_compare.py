@@ -103,3 +103,25 @@ def test_eval_compare_reports_an_empty_results_file_clearly(tmp_path):
     result = CliRunner().invoke(app, ["eval", "compare", str(empty), other])
     assert result.exit_code == 1
     assert "has no results" in result.output and "Traceback" not in result.output
+
+
+def test_every_nth_problem_compares_and_reports_the_same_subset_as_eval_humaneval(tmp_path):
+    config = {"model": "/models/m", "mode": "baseline"}
+    a = _write(tmp_path / "a.jsonl", config, [10, 0, 0, 0, 10, 0, 0, 0])  # HumanEval/0-7: passes 0 and 4
+    b = _write(tmp_path / "b.jsonl", config, [0] * 8)
+    result = CliRunner().invoke(
+        app, ["eval", "compare", a, b, "--k", "1", "--every", "4", "--resamples", "50"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "| 1 | 100.0 | 0.0 | +100.0 | +100.0 to +100.0 | 100% | 2 |" in result.stdout
+    result = CliRunner().invoke(app, ["eval", "report", a, "--k", "1", "--every", "4"])
+    assert result.exit_code == 0, result.output
+    assert "| m baseline | 2 | 10 | 100.0 |" in result.stdout
+    result = CliRunner().invoke(
+        app, ["eval", "report", _write(tmp_path / "c.jsonl", config, [1]), "--every", "4"]
+    )
+    assert result.exit_code == 0, result.output  # HumanEval/0 is in every subset
+    lone = tmp_path / "d.jsonl"
+    append_record(lone, {"task_id": "HumanEval/1", "n": 10, "passed": 1, "config": config})
+    result = CliRunner().invoke(app, ["eval", "report", str(lone), "--every", "4"])
+    assert result.exit_code == 1 and "no results on every 4th problem" in result.output

@@ -291,6 +291,9 @@ def report(
         help="Also print how the samples ended, in percent: passed, wrong answer (a test's assert), runtime "
         "error, does not parse (SyntaxError, IndentationError), and sandbox verdicts (timeout, memory, ...).",
     ),
+    every: int = typer.Option(
+        1, min=1, help="Only every Nth HumanEval problem, the subset `eval humaneval --every N` samples."
+    ),
 ) -> None:
     """Print one table row per results file (and optionally plot pass@k against k for all of them)."""
     from training.evaluation.report import failures_table, format_table, load_runs
@@ -301,11 +304,25 @@ def report(
         runs = load_runs(results)
     except ValueError as error:
         _fail(str(error))
+    runs = {label: _every_nth_problem(recs, every, label) for label, recs in runs.items()}
     typer.echo(format_table([(label, summarise(recs, ks)) for label, recs in runs.items()], ks))
     if failures:
         typer.echo("\n" + failures_table(runs))
     if plot:
         _plot(runs, plot)
+
+
+def _every_nth_problem(records: list[dict], every: int, name: str) -> list[dict]:
+    """The records of every Nth HumanEval problem (all of them at N = 1); none left is an error."""
+    if every == 1:
+        return records
+    from training.evaluation.humaneval import load_problems
+
+    wanted = {p.task_id for p in load_problems()[::every]}
+    kept = [r for r in records if r["task_id"] in wanted]
+    if not kept:
+        _fail(f"{name} has no results on every {every}th problem")
+    return kept
 
 
 @eval_app.command("compare")
@@ -316,6 +333,9 @@ def compare(
     resamples: int = typer.Option(10_000, min=1, help="Bootstrap resamples of the problems."),
     confidence: float = typer.Option(0.95, min=0.5, max=0.999, help="Width of the interval."),
     seed: int = typer.Option(0, help="Seed of the resampling."),
+    every: int = typer.Option(
+        1, min=1, help="Only every Nth HumanEval problem, the subset `eval humaneval --every N` samples."
+    ),
 ) -> None:
     """Is A better than B? pass@k of both on the problems both scored, A - B, and a paired bootstrap interval
     (the problems resampled with replacement). An interval that contains 0 does not tell the runs apart."""
@@ -328,6 +348,7 @@ def compare(
     for path, recs in records.items():
         if not recs:
             _fail(f"{path} has no results")
+        records[path] = _every_nth_problem(recs, every, str(path))
     try:
         differences = paired_bootstrap(
             records[a], records[b], ks, resamples=resamples, confidence=confidence, seed=seed
