@@ -73,6 +73,15 @@ def test_runs_without_a_common_problem_or_a_fitting_k_are_errors():
         paired_bootstrap(_records([1], n=2), _records([1], n=2), [5, 10])
 
 
+def test_records_that_are_not_results_are_an_error_not_a_crash():
+    with pytest.raises(ValueError, match="lacks a usable task_id, n or passed"):
+        paired_bootstrap([{"task_id": "HumanEval/0", "n": 10}], _records([1]), [1])
+    with pytest.raises(ValueError, match="lacks a usable task_id, n or passed"):
+        paired_bootstrap([{"id": "x"}], _records([1]), [1])
+    with pytest.raises(ValueError, match="need 0 <= c <= n"):
+        paired_bootstrap(_records([11]), _records([1]), [1])
+
+
 def test_training_runs_adapters_keep_the_runs_name_in_labels():
     assert adapter_name("/work/runs/baseline-main/final") == "baseline-main/final"
     assert adapter_name("runs/x/checkpoint-000480") == "x/checkpoint-000480"
@@ -124,4 +133,4 @@ def test_every_nth_problem_compares_and_reports_the_same_subset_as_eval_humaneva
     lone = tmp_path / "d.jsonl"
     append_record(lone, {"task_id": "HumanEval/1", "n": 10, "passed": 1, "config": config})
     result = CliRunner().invoke(app, ["eval", "report", str(lone), "--every", "4"])
-    assert result.exit_code == 1 and "no results on every 4th problem" in result.output
+    assert result.exit_code == 1 and "no results in the --every 4 subset" in result.output

@@ -319,9 +319,9 @@ def _every_nth_problem(records: list[dict], every: int, name: str) -> list[dict]
     from training.evaluation.humaneval import load_problems
 
     wanted = {p.task_id for p in load_problems()[::every]}
-    kept = [r for r in records if r["task_id"] in wanted]
+    kept = [r for r in records if r.get("task_id") in wanted]
     if not kept:
-        _fail(f"{name} has no results on every {every}th problem")
+        _fail(f"{name} has no results in the --every {every} subset")
     return kept
 
 

@@ -33,12 +33,18 @@ class Difference:
 def shared_counts(
     records_a: Sequence[Mapping], records_b: Sequence[Mapping]
 ) -> tuple[list[str], list[tuple[int, int]], list[tuple[int, int]]]:
-    """The task ids both runs scored (in A's order) and each run's ``(n, passed)`` on them."""
-    by_id_b = {r["task_id"]: r for r in records_b}
-    ids = [r["task_id"] for r in records_a if r["task_id"] in by_id_b]
-    by_id_a = {r["task_id"]: r for r in records_a}
-    counts_a = [(int(by_id_a[t]["n"]), int(by_id_a[t]["passed"])) for t in ids]
-    counts_b = [(int(by_id_b[t]["n"]), int(by_id_b[t]["passed"])) for t in ids]
+    """The task ids both runs scored (in A's order) and each run's ``(n, passed)`` on them.
+
+    Raises ValueError for a record without a task id, ``n`` or ``passed`` (not a results file of `eval humaneval`).
+    """
+    try:
+        by_id_a = {r["task_id"]: r for r in records_a}
+        by_id_b = {r["task_id"]: r for r in records_b}
+        ids = [t for t in by_id_a if t in by_id_b]
+        counts_a = [(int(by_id_a[t]["n"]), int(by_id_a[t]["passed"])) for t in ids]
+        counts_b = [(int(by_id_b[t]["n"]), int(by_id_b[t]["passed"])) for t in ids]
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"a record lacks a usable task_id, n or passed ({error!r})") from error
     return ids, counts_a, counts_b
 
 
