@@ -5,6 +5,7 @@ torch, transformers and matplotlib are imported inside the command functions so 
 
 from __future__ import annotations
 
+import functools
 import zlib
 from pathlib import Path
 
@@ -312,13 +313,19 @@ def report(
         _plot(runs, plot)
 
 
+@functools.cache
+def _every_nth_task_id(every: int) -> frozenset[str]:
+    """The task ids `eval humaneval --every N` samples; read once however many results files are filtered."""
+    from training.evaluation.humaneval import load_problems
+
+    return frozenset(p.task_id for p in load_problems()[::every])
+
+
 def _every_nth_problem(records: list[dict], every: int, name: str) -> list[dict]:
     """The records of every Nth HumanEval problem (all of them at N = 1); none left is an error."""
     if every == 1:
         return records
-    from training.evaluation.humaneval import load_problems
-
-    wanted = {p.task_id for p in load_problems()[::every]}
+    wanted = _every_nth_task_id(every)
     kept = [r for r in records if r.get("task_id") in wanted]
     if not kept:
         _fail(f"{name} has no results in the --every {every} subset")
