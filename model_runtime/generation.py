@@ -22,7 +22,9 @@ from typing import Any, Protocol
 from model_runtime.edits import SEPARATOR
 from model_runtime.loading import LoadedModel
 
-STOP_MODES = ("edit", "sequence")
+STOP_MODES = ("edit", "sequence", "eos")
+# Tokens decoded again at each step to look for a stop text: enough for any stop text of a few characters.
+STOP_TEXT_TAIL = 16
 # Prompt tokens per prefill forward pass: cancellation is checked between chunks. On the 2-core CPU, for 1,000- and
 # 2,000-token SmolLM2-135M prompts, 256-token chunks cut the wait for a cancel from 0.5-1.1 s to 0.2-0.4 s (p50),
 # prefilling between 7 % faster and 13 % slower than one pass; 128-token chunks wait less but prefill 14-47 % slower
@@ -97,11 +99,13 @@ def generate(
     cancel: CancelFlag | None = None,
     on_token: Callable[[int, str], None] | None = None,
     seed: int | None = None,
+    stop_texts: tuple[str, ...] = (),
 ) -> GenerationResult:
     """Sample ``k`` continuations of ``prompt_text``.
 
     ``stop="edit"`` ends a candidate at the next ``<|diff|>`` (the end of the next edit) or eos; ``stop="sequence"``
-    ends it at eos or at the empty edit that closes a LintSeq sequence. ``temperature == 0`` decodes greedily.
+    ends it at eos or at the empty edit that closes a LintSeq sequence; ``stop="eos"`` at eos only. Any of
+    ``stop_texts`` (for example a closing code fence) also ends a candidate; its text is cut before it. ``temperature == 0`` decodes greedily.
     ``on_token(index, piece)`` receives each candidate's new text as it is produced. ``cancel.is_set()`` is checked
     before every forward pass; a cancelled call raises Cancelled.
     """
@@ -141,6 +145,8 @@ def generate(
                 row.ids.append(token_id)
                 row.logprobs.append(token_logprob)
                 row.finish = _finish(row, token_id, loaded.diff_token_id, stop_ids, stop, tokenizer)
+                if not row.finish and stop_texts and _ends_with_stop(row.ids, stop_texts, tokenizer):
+                    row.finish = "stop"
                 if on_token is not None:
                     _stream(row, index, tokenizer, on_token)
                 if not row.finish:
@@ -155,7 +161,7 @@ def generate(
                 active = [active[p] for p in still]
             logits = _forward(loaded.model, token[:, None].to(loaded.device), cache)
     total = time.perf_counter() - started
-    candidates = [_candidate(row, tokenizer, loaded.diff_token_id, stop_ids) for row in rows]
+    candidates = [_candidate(row, tokenizer, loaded.diff_token_id, stop_ids, stop_texts) for row in rows]
     new_tokens = sum(len(row.ids) for row in rows)
     timings = Timings(first_token_s, total, new_tokens, new_tokens / total if total > 0 else 0.0)
     return GenerationResult(candidates, timings, len(prompt_ids), reused)
@@ -300,6 +306,11 @@ def _finish(row: _Row, token_id: int, diff_id: int, stop_ids: set[int], stop: st
     return ""
 
 
+def _ends_with_stop(ids: list[int], stop_texts: tuple[str, ...], tokenizer) -> bool:
+    tail = tokenizer.decode(ids[-STOP_TEXT_TAIL:], skip_special_tokens=False)
+    return any(text in tail for text in stop_texts)
+
+
 def _stream(row: _Row, index: int, tokenizer, on_token: Callable[[int, str], None]) -> None:
     text = tokenizer.decode(row.ids, skip_special_tokens=False)
     if text.startswith(row.emitted) and len(text) > len(row.emitted):
@@ -307,7 +318,9 @@ def _stream(row: _Row, index: int, tokenizer, on_token: Callable[[int, str], Non
         row.emitted = text
 
 
-def _candidate(row: _Row, tokenizer, diff_id: int, stop_ids: set[int]) -> Candidate:
+def _candidate(
+    row: _Row, tokenizer, diff_id: int, stop_ids: set[int], stop_texts: tuple[str, ...] = ()
+) -> Candidate:
     ids = row.ids
     if (
         row.finish in ("eos", "stop")
@@ -316,6 +329,9 @@ def _candidate(row: _Row, tokenizer, diff_id: int, stop_ids: set[int]) -> Candid
     ):
         ids = ids[:-1]
     text = tokenizer.decode(ids, skip_special_tokens=False)
+    cuts = [i for i in (text.find(stop_text) for stop_text in stop_texts) if i >= 0]
+    if cuts:
+        return Candidate(text[: min(cuts)], tuple(row.ids), tuple(row.logprobs), "stop")
     if row.finish == "stop" and text.endswith("\n"):
         text = text[:-1]  # the newline belongs to the separator "\n<|diff|>"
     while text.endswith(SEPARATOR):  # a whole sequence's closing separators are not part of its last edit

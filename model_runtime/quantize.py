@@ -4,7 +4,10 @@ Batch-1 decoding on a CPU is dominated by reading every weight once per token, s
 lever. Each ``nn.Linear`` (the LM head included) is replaced by ``Int8Linear``: per-output-channel symmetric int8
 weights with a bf16 scale. Matmuls of a few rows (decode steps, k candidates) run ``torch._weight_int8pack_mm``
 (int8 weights, bf16 activations, 4x fewer bytes than fp32); matmuls of many rows (a prompt) run a bf16 copy of the
-same dequantised weights through oneDNN, which uses AMX/AVX512-bf16 where the CPU has them. Everything else
+same dequantised weights through oneDNN where the CPU computes in bf16 natively (AMX/AVX512-bf16). A CPU without
+native bf16 (AVX2 only, such as the 2-core AMD EPYC this project is built on) would emulate that GEMM about 7x slower
+than fp32, so there the weights are dequantised to fp32 per call instead (no resident copy; the prompt of a
+0.5B model prefills at fp32 speed). Everything else
 (embeddings, norms, attention, the residual stream, the logits) stays in the model's dtype, so a Linear's only
 changes are its rounded weights and its bf16 input and output.
 
@@ -35,9 +38,11 @@ def _module_class():
             self.in_features, self.out_features = linear.in_features, linear.out_features
             self.register_buffer("weight_int8", quantised.contiguous())
             self.register_buffer("scales", scales)
-            self.register_buffer(
-                "weight_bf16", (quantised.float() * scales.float()[:, None]).to(torch.bfloat16)
-            )
+            self.native_bf16 = native_bf16()
+            if self.native_bf16:
+                self.register_buffer(
+                    "weight_bf16", (quantised.float() * scales.float()[:, None]).to(torch.bfloat16)
+                )
             self.bias = None if linear.bias is None else torch.nn.Parameter(linear.bias.detach(), False)
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -45,8 +50,11 @@ def _module_class():
             flat = x.reshape(rows, self.in_features).to(torch.bfloat16)
             if rows <= SMALL_ROWS:
                 out = torch._weight_int8pack_mm(flat, self.weight_int8, self.scales)
-            else:
+            elif self.native_bf16:
                 out = torch.nn.functional.linear(flat, self.weight_bf16)
+            else:
+                weight = self.weight_int8.float() * self.scales.float()[:, None]
+                out = torch.nn.functional.linear(flat.float(), weight)
             out = out.to(x.dtype).reshape(*x.shape[:-1], self.out_features)
             return out if self.bias is None else out + self.bias
 
@@ -65,6 +73,14 @@ def int8_linear_class():
     if _INT8_LINEAR is None:
         _INT8_LINEAR = _module_class()
     return _INT8_LINEAR
+
+
+def native_bf16() -> bool:
+    """Whether oneDNN computes bf16 matmuls natively on this CPU (AVX512-bf16 or AMX), not by emulation."""
+    import torch
+
+    probe = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    return bool(probe()) if probe is not None else False
 
 
 def supported(device: str) -> bool:

@@ -43,7 +43,9 @@ def _parse_ks(text: str) -> list[int]:
     return ks
 
 
-def load_for_eval(model: str, adapter: str | None, device: str, dtype: str, trust_remote_code: bool):
+def load_for_eval(
+    model: str, adapter: str | None, device: str, dtype: str, trust_remote_code: bool, quantize: str = "none"
+):
     """Load ``model`` (``default`` = the installed SmolLM2 base) and an optional adapter (``default`` = ours)."""
     from model_runtime import default_model
     from model_runtime.loading import ModelLoadError, load_model
@@ -58,7 +60,12 @@ def load_for_eval(model: str, adapter: str | None, device: str, dtype: str, trus
         if adapter == "default":
             adapter = str(default_model.adapter_dir())
         return load_model(
-            model, device=device, dtype=dtype, adapter=adapter, trust_remote_code=trust_remote_code
+            model,
+            device=device,
+            dtype=dtype,
+            adapter=adapter,
+            trust_remote_code=trust_remote_code,
+            quantize=quantize,
         )
     except ModelLoadError as error:
         _fail(str(error))
@@ -85,7 +92,9 @@ def humaneval(
         "default", help="Model directory, .gguf file or hub id; 'default' = SmolLM2 base."
     ),
     adapter: str = typer.Option(None, help="LoRA adapter directory; 'default' = the EditSeq adapter."),
-    mode: str = typer.Option("lintseq", help="Prompt template: lintseq, baseline or completion."),
+    mode: str = typer.Option(
+        "lintseq", help="Prompt template: lintseq, baseline, completion, or code (EvalPlus: shows the code)."
+    ),
     chat: bool = typer.Option(False, help="Put instruct-mode prompts through the tokenizer's chat template."),
     repair: bool = typer.Option(
         False,
@@ -115,6 +124,7 @@ def humaneval(
     plot: Path = typer.Option(None, help="Write a pass@k-vs-k PNG here."),
     device: str = typer.Option("auto"),
     dtype: str = typer.Option("auto"),
+    quantize: str = typer.Option("none", help="none, or int8: int8 Linear weights (CPU)."),
     seed: int = typer.Option(0),
     timeout: float = typer.Option(3.0, help="Wall-clock seconds per program in the sandbox."),
     workers: int = typer.Option(2, min=1, help="Programs executed in parallel."),
@@ -125,7 +135,7 @@ def humaneval(
     """Sample n programs per HumanEval problem, run them in the sandbox, append results, print pass@k."""
     from model_runtime.edits import SEPARATOR
     from training.evaluation.harness import run_humaneval
-    from training.evaluation.humaneval import MODES, STOP_STRINGS, load_problems
+    from training.evaluation.humaneval import FENCE, MODES, STOP_STRINGS, load_problems
     from training.evaluation.sampling import sample_batch
     from training.evaluation.sandbox import Limits
 
@@ -143,25 +153,29 @@ def humaneval(
         if missing:
             _fail(f"unknown task ids: {', '.join(sorted(missing))}")
         problems = [p for p in problems if p.task_id in wanted]
-    loaded = load_for_eval(model, adapter, device, dtype, trust_remote_code)
+    loaded = load_for_eval(model, adapter, device, dtype, trust_remote_code, quantize)
     chat_template = _chat_template(loaded) if chat else None
-    config = {
-        "model": loaded.source,
-        "adapter": loaded.adapter,
-        "mode": mode,
-        "chat": chat,
-        "n": n,
-        "temperature": temperature,
-        "top_p": top_p,
-        "max_new_tokens": max_new_tokens,
-        "seed": seed,
-    } | ({"repair": True} if repair else {})
+    config = (
+        {
+            "model": loaded.source,
+            "adapter": loaded.adapter,
+            "mode": mode,
+            "chat": chat,
+            "n": n,
+            "temperature": temperature,
+            "top_p": top_p,
+            "max_new_tokens": max_new_tokens,
+            "seed": seed,
+        }
+        | ({"repair": True} if repair else {})
+        | ({"quantize": quantize} if quantize != "none" else {})
+    )
     out = (
         out
         or Path("runs") / "eval" / f"humaneval-{Path(loaded.source).name}-{mode}-n{n}-t{temperature:g}.jsonl"
     )
     # Completion stops at a new top-level statement; a LintSeq sequence ends with an empty edit (two separators).
-    stop = {"completion": STOP_STRINGS, "lintseq": (SEPARATOR + SEPARATOR,)}.get(mode, ())
+    stop = {"completion": STOP_STRINGS, "lintseq": (SEPARATOR + SEPARATOR,), "code": (FENCE,)}.get(mode, ())
 
     def sampler(prompt_texts: list[str], count: int) -> list[list[str]]:
         # A seed per group of problems (per problem at --prompts-per-batch 1) keeps a resumed run's samples the same

@@ -7,6 +7,9 @@ Templates (``mode``), for a problem whose entry point is ``f`` (see docs/evaluat
   The generated edit sequence is resolved into a program with ``model_runtime.edits.resolve``.
 - ``baseline``: ``instruction + "\\n"``; the generation is the program (a Markdown code fence, if any, is unwrapped).
 - ``completion``: the problem's prompt itself; the generation is cut at the first stop string and appended.
+- ``code``: the instruct prompt of EvalPlus, which shows the code to complete (the problem's prompt) in a code
+  block; with ``chat`` the assistant turn already opens the answer's Python code block, so the generation is the
+  program up to the closing fence. This is how instruct code models (Qwen2.5-Coder's reported 61.6 %) are scored.
 
 With ``chat`` the instruct modes go through the tokenizer's chat template (the user turn is the instruction; the
 LintSeq assistant turn starts with ``<|diff|>``), as a chat model such as SmolLM2-135M-Instruct expects.
@@ -26,9 +29,15 @@ from pathlib import Path
 from model_runtime.edits import SEPARATOR, resolve
 from model_runtime.repair import resolve_repairing
 
-MODES = ("lintseq", "baseline", "completion")
+MODES = ("lintseq", "baseline", "completion", "code")
 # The stop strings of the Codex paper's HumanEval evaluation: a new top-level statement ends the function.
 STOP_STRINGS = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
+CODE_INSTRUCTION = "Please provide a self-contained Python script that solves the following problem in a markdown code block:"
+CODE_RESPONSE_HEAD = (
+    "Below is a Python script with a self-contained function that solves the problem and passes corresponding "
+    "tests:\n```python\n"
+)
+FENCE = "```"
 _FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
 
 
@@ -97,6 +106,10 @@ def build_prompt(problem: Problem, mode: str, chat_template: Callable[[str, str]
         return problem.prompt
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    if mode == "code":
+        text = f"{CODE_INSTRUCTION}\n```\n{problem.prompt.strip()}\n```\n"
+        head = chat_template(text, mode) if chat_template is not None else text + "\n"
+        return head + CODE_RESPONSE_HEAD
     text = instruction(problem)
     if chat_template is not None:
         return chat_template(text, mode)
@@ -127,7 +140,32 @@ def solution_program(problem: Problem, mode: str, generated: str, *, repair: boo
         # The sequence text is the instruction, the first separator, then what the model wrote after it.
         text = instruction(problem) + SEPARATOR + generated
         return resolve_repairing(text)[0] if repair else resolve(text)
+    if mode == "code":  # the prompt opened the code block: the program ends at its closing fence
+        return sanitize(generated.split(FENCE, 1)[0].strip("\n"))
     return unfence(generated).strip("\n")
+
+
+_KEPT_STATEMENTS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign,
+                    ast.AnnAssign)  # fmt: skip
+
+
+def sanitize(program: str) -> str:
+    """The program's definitions only: imports, functions, classes and top-level assignments, in order.
+
+    Instruct models like to append their own example calls and asserts (often wrong, e.g. float equality); as
+    EvalPlus's sanitizer does, those are not part of the answer. A program that does not parse is kept as it is.
+    """
+    try:
+        tree = ast.parse(program)
+    except SyntaxError:
+        return program
+    lines = program.split("\n")
+    kept = []
+    for node in tree.body:
+        if isinstance(node, _KEPT_STATEMENTS):
+            start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])]) - 1
+            kept.append("\n".join(lines[start : node.end_lineno]))
+    return "\n\n".join(kept) if kept else program
 
 
 def check_program(problem: Problem, program: str) -> str:

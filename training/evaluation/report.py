@@ -11,7 +11,7 @@ from training.evaluation.results import Summary, read_records, summarise
 
 def run_label(config: Mapping, fallback: str = "") -> str:
     """A results file's row label: model name, ``+ adapter`` name, prompt mode, ``chat`` when templated,
-    ``repaired`` when misplaced edits were moved (``--repair``)."""
+    ``repaired`` when misplaced edits were moved (``--repair``), the quantisation when not none."""
     parts = [Path(str(config.get("model") or fallback)).name]
     if config.get("adapter"):
         parts.append(f"+ {adapter_name(str(config['adapter']))}")
@@ -20,6 +20,8 @@ def run_label(config: Mapping, fallback: str = "") -> str:
         parts.append("chat")
     if config.get("repair"):
         parts.append("repaired")
+    if config.get("quantize"):
+        parts.append(str(config["quantize"]))
     return " ".join(p for p in parts if p)
 
 

@@ -27,11 +27,14 @@ def sample_batch(
 ) -> list[list[str]]:
     """``n`` continuations of each prompt, in prompt order; ``batch_size`` samples of every prompt per pass.
 
-    At temperature 0 each prompt gets one greedy continuation, repeated n times."""
+    At temperature 0 each prompt gets one greedy continuation (``greedy_texts``), repeated n times."""
     import torch
 
     if not prompt_texts:
         return []
+    if temperature <= 0:
+        greedy = greedy_texts(loaded, prompt_texts, max_new_tokens=max_new_tokens, stop=stop)
+        return [[text] * n for text in greedy]
     model, tokenizer = loaded.model, loaded.tokenizer
     if seed is not None:
         torch.manual_seed(seed)
@@ -41,19 +44,17 @@ def sample_batch(
         pad_id,
         loaded.device,
     )
-    greedy = temperature <= 0
     options = {
         "max_new_tokens": max_new_tokens,
-        "do_sample": not greedy,
+        "do_sample": True,
         "eos_token_id": list(loaded.eos_token_ids) or tokenizer.eos_token_id,
         "pad_token_id": pad_id,
     }
-    if not greedy:
-        options.update(temperature=temperature, top_p=top_p)
+    options.update(temperature=temperature, top_p=top_p)
     if stop:
         options.update(stop_strings=list(stop), tokenizer=tokenizer)
     texts: list[list[str]] = [[] for _ in prompt_texts]
-    remaining = 1 if greedy else n
+    remaining = n
     while remaining > 0:
         size = min(batch_size, remaining)
         with loaded.lock, torch.inference_mode():
@@ -63,7 +64,29 @@ def sample_batch(
         for i, prompt_samples in enumerate(texts):
             prompt_samples.extend(_strip_special(t, tokenizer) for t in new[i * size : (i + 1) * size])
         remaining -= size
-    return [samples * n if greedy else samples for samples in texts]
+    return texts
+
+
+def greedy_texts(
+    loaded, prompt_texts: Sequence[str], *, max_new_tokens: int, stop: Sequence[str] = ()
+) -> list[str]:
+    """One greedy continuation per prompt through the runtime's own decode loop (``model_runtime.generation``),
+    the loop the editor's suggestions use, with its prompt cache and its speed-ups; cut at the first stop text."""
+    from model_runtime.generation import generate
+
+    texts = []
+    for text in prompt_texts:
+        result = generate(
+            loaded,
+            text,
+            k=1,
+            temperature=0.0,
+            max_new_tokens=max_new_tokens,
+            stop="eos",
+            stop_texts=tuple(stop),
+        )
+        texts.append(result.candidates[0].text)
+    return texts
 
 
 def _left_padded(prompts: list[list[int]], pad_id: int, device) -> dict:
