@@ -4,8 +4,9 @@ baseline) and with misplaced edits moved to the nearest line where the buffer pa
     python benchmarks/next_edit_repair.py [--programs 12] [--corpus runs/data/stdlib.programs.jsonl]
 
 The cases are those of ``editseq eval next-edit`` (held-out programs of the corpus's valid split, 3 steps each),
-strategy whole+history, k = 4, T = 0.8, seed 0. Needs the default model. Columns: top suggestion is the true next
-edit, line F1 of the top suggestion, the share of the k samples that are valid, and cases with any suggestion.
+strategy whole+history, k = 4, T = 0.8, seed 0. Needs the LintSeq adapter model (`editseq model install
+editseq-smollm2-135m-lintseq`). Columns: top suggestion is the true next edit, line F1 of the top suggestion, the
+share of the k samples that are valid, and cases with any suggestion.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ sys.path.insert(0, str(ROOT))
 
 import model_runtime.suggestions as suggestions  # noqa: E402
 from model_runtime import lint  # noqa: E402
-from model_runtime.default_model import adapter_dir, base_dir, is_installed  # noqa: E402
-from model_runtime.loading import load_model  # noqa: E402
+from model_runtime.loading import ModelLoadError, load_model  # noqa: E402
 from training.evaluation.next_edit import added_lines, cases_for, line_f1, load_programs, same_program  # noqa: E402
 
 K = 4
+ADAPTER_MODEL = "editseq-smollm2-135m-lintseq"  # the registry entry: SmolLM2-135M + the LintSeq adapter
 
 
 def repaired(buffer: str, outputs: list[tuple[str, float]]) -> list[tuple[float, str, str]]:
@@ -41,9 +42,12 @@ def main() -> None:
     parser.add_argument("--programs", type=int, default=12)
     parser.add_argument("--corpus", type=Path, default=ROOT / "runs" / "data" / "stdlib.programs.jsonl")
     args = parser.parse_args()
-    if not is_installed() or not args.corpus.exists():
-        sys.exit("needs the default model (`editseq model install`) and the corpus (models/README.md)")
-    loaded = load_model(str(base_dir()), device="cpu", adapter=str(adapter_dir()))
+    if not args.corpus.exists():
+        sys.exit("needs the corpus (models/README.md)")
+    try:
+        loaded = load_model(ADAPTER_MODEL, device="cpu")
+    except ModelLoadError as exc:
+        sys.exit(str(exc))
     programs = load_programs([args.corpus])[: args.programs]
     cases = [
         c for pid, instruction, program in programs for c in cases_for(pid, instruction, program, max_steps=3)

@@ -287,7 +287,7 @@ def main() -> None:
                 json.loads(line) for line in (ROOT / "examples" / "sample.jsonl").read_text().splitlines()
             ]
             quality = quality_rows(
-                default_model.base_dir(), default_model.adapter_dir(), [*QUALITY_BUFFERS, buffer], records, 40
+                default_model.default_name(), None, [*QUALITY_BUFFERS, buffer], records, 40
             )
     print_tables(rows, quality, args.repeats, args.threads)
 

@@ -22,8 +22,9 @@ IDLE, LOADING, READY, ERROR = "idle", "loading", "ready", "error"
 
 
 def load_for(settings: Settings) -> Any:
-    """Load the model the settings name: ``modelPath``, else the installed default (base + LintSeq adapter), with
-    the settings' ``quantize`` (int8 on a device without the int8 kernel fails the load with the reason).
+    """Load the model the settings name: ``modelPath`` (a registry name such as ``qwen2.5-coder-1.5b-instruct``, or a
+    path), else the registry's default model, with the settings' ``quantize`` (int8 on a device without the int8
+    kernel fails the load with the reason; a registry name that is not installed fails with the install command).
 
     Always from disk: the runtime's in-process model cache is emptied first, so a reload picks up weights rewritten
     in place (``editseq retrain`` into the same directory) and a model switched away from is not kept in memory
@@ -89,8 +90,9 @@ class ModelHost:
         if generation != self._generation:
             return False
         self.loaded, self.state = loaded, READY
-        # An adapter (the EditSeq default, a retrained model directory) is what the user chose; the base is shared.
-        self.model_name = str(getattr(loaded, "adapter", None) or getattr(loaded, "source", self.model_name))
+        # A registry name, else an adapter (a retrained model directory): what the user chose; the base is shared.
+        chosen = getattr(loaded, "name", None) or getattr(loaded, "adapter", None)
+        self.model_name = str(chosen or getattr(loaded, "source", self.model_name))
         self.quantize = getattr(loaded, "quantization", self.quantize)
         self.latency_ms["load"] = round((time.perf_counter() - started) * 1000, 1)
         return True

@@ -22,7 +22,7 @@ SECTION = "editseq"
 class Settings:
     """Everything a user can configure; defaults work on a laptop CPU."""
 
-    model_path: str = ""  # empty: the default EditSeq model (base + LintSeq adapter)
+    model_path: str = ""  # a registry name or a model path; empty: the registry's default model
     device: str = "auto"
     quantize: str = (
         "none"  # "int8": int8 weight-only Linear layers for faster CPU decoding (model_runtime.quantize)

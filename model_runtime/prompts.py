@@ -14,12 +14,10 @@ the state before them is expressed by ``mode`` and the edits follow as they were
 from __future__ import annotations
 
 import ast
-import re
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from model_runtime import lint
 from model_runtime.edits import (
     SEPARATOR,
     EditFormatError,
@@ -29,11 +27,11 @@ from model_runtime.edits import (
     split_hunks,
 )
 from model_runtime.incremental_lint import first_line
+from model_runtime.insertion_steps import lintseq_states
 from model_runtime.outline import Outline, outline_of
 from model_runtime.windows import window_span, window_states
 
 MODES = ("whole", "lintseq")
-_ON_LINE = re.compile(r"on line (\d+)")
 
 
 @dataclass(frozen=True)
@@ -280,48 +278,3 @@ def _is_docstring(statement: ast.stmt) -> bool:
         and isinstance(statement.value.value, str)
     )
 
-
-def lintseq_states(program: str) -> list[str]:
-    """A deterministic LintSeq-style decomposition: program states from the first insertion to ``program``.
-
-    Backwards from the full program: delete the last of the most indented lines with its block, then keep deleting
-    lines that now carry errors the program did not have, until it is clean; each round is one step. Read forwards,
-    every state adds no error to the original's. Deepest lines go first, so forwards the skeleton comes first.
-    """
-    lines = normalise(program)
-    original = "\n".join(lines)
-    states = [original]
-    while lines:
-        lines = _delete_block(lines, _pick(lines))
-        for _ in range(len(lines)):
-            fresh = lint.new_errors(original, "\n".join(lines))
-            if not fresh or not lines:
-                break
-            lines = _delete_block(lines, min(_blamed_line(fresh[0]) - 1, len(lines) - 1))
-        states.append("\n".join(lines))
-    states.reverse()
-    return [s for s in states if s]
-
-
-def _blamed_line(error: lint.LintError) -> int:
-    """The 1-based line an error is about: Python reports a block left empty on the line after its header."""
-    match = _ON_LINE.search(error.message)
-    return max(int(match.group(1)) if match and error.kind == lint.SYNTAX_ERROR else error.line, 1)
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip())
-
-
-def _pick(lines: list[str]) -> int:
-    code = [i for i, text in enumerate(lines) if text.strip() and not text.lstrip().startswith("#")] or [0]
-    deepest = max(_indent(lines[i]) for i in code)
-    return max(i for i in code if _indent(lines[i]) == deepest)
-
-
-def _delete_block(lines: list[str], index: int) -> list[str]:
-    """``lines`` without line ``index`` and the lines indented under it."""
-    end = index + 1
-    while end < len(lines) and (not lines[end].strip() or _indent(lines[end]) > _indent(lines[index])):
-        end += 1
-    return lines[:index] + lines[end:]

@@ -16,6 +16,9 @@ Measured with ``benchmarks/suggest_latency.py`` (the quality and speed tables th
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 QUANTIZE_MODES = ("none", "int8")
 # Up to this many rows the int8 kernel is faster than bf16 on a Sapphire Rapids core (4 rows: 1.1-1.6x); above it
 # oneDNN's bf16 GEMM wins (8 rows: 1.5-1.9x, a 300-token prompt: 3-15x).
@@ -27,6 +30,9 @@ def _module_class():
 
     class Int8Linear(torch.nn.Module):
         """A Linear whose weight is int8 per output channel (scale in bf16); see the module docstring."""
+
+        # Matmuls of up to this many rows take the int8 kernel; ``kernel_rows`` raises it for a while.
+        small_rows: int = SMALL_ROWS
 
         def __init__(self, linear: torch.nn.Linear):
             super().__init__()
@@ -48,7 +54,7 @@ def _module_class():
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             rows = x.numel() // self.in_features
             flat = x.reshape(rows, self.in_features).to(torch.bfloat16)
-            if rows <= SMALL_ROWS:
+            if rows <= self.small_rows:
                 out = torch._weight_int8pack_mm(flat, self.weight_int8, self.scales)
             elif self.native_bf16:
                 out = torch.nn.functional.linear(flat, self.weight_bf16)
@@ -73,6 +79,24 @@ def int8_linear_class():
     if _INT8_LINEAR is None:
         _INT8_LINEAR = _module_class()
     return _INT8_LINEAR
+
+
+@contextlib.contextmanager
+def kernel_rows(model, rows: int) -> Iterator[None]:
+    """Within the block, matmuls of up to ``rows`` rows of ``model``'s ``Int8Linear`` layers take the int8 kernel.
+
+    The kernel computes each row alone (its result for a row does not depend on the other rows: checked on AVX2 for
+    1-16 rows), so a pass over a few draft tokens gives bit for bit the rows of one-token decoding steps, which the
+    bf16 or dequantised fp32 matmul above ``SMALL_ROWS`` does not. Callers hold the model's lock.
+    """
+    layers = [module for module in model.modules() if isinstance(module, int8_linear_class())]
+    for layer in layers:
+        layer.small_rows = max(rows, SMALL_ROWS)
+    try:
+        yield
+    finally:
+        for layer in layers:
+            del layer.small_rows  # back to the class default
 
 
 def native_bf16() -> bool:

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from model_runtime import lint
 from model_runtime.candidate_checks import BufferLint
 from model_runtime.edits import (
-    DIFF_TOKEN,
     SEPARATOR,
     Edit,
     EditApplyError,
@@ -28,8 +27,11 @@ from model_runtime.edits import (
 from model_runtime.generation import CancelFlag, Timings, generate
 from model_runtime.incremental_lint import IncrementalLint
 from model_runtime.loading import LoadedModel
-from model_runtime.prompts import UNPARSED, build_prompt, plain_head, without_lines
+from model_runtime.prompts import UNPARSED, build_prompt, without_lines
 from model_runtime.repair import nearest_parsing, parses
+from model_runtime.strategies import STRATEGIES, Proposal, Request
+from model_runtime.strategies import resolve as resolve_strategy
+from model_runtime.strategies.lintseq import head_for
 from model_runtime.windows import DEFAULT_WINDOW
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "Suggestion",
     "Timings",
     "generate_sequences",
+    "head_for",
     "place_step",
     "placements_for",
     "suggest",
@@ -67,18 +70,25 @@ class Suggestion:
     program: str
     score: float  # mean token log-probability; higher is better
     timings: Timings | None = None
+    # A plan of several steps (rewrite, fim): every step's edit in order, the first being ``edit_text``, each
+    # against the program the ones before it left; ``final_program`` is the buffer after all of them.
+    steps: tuple[str, ...] = ()
+    final_program: str = ""
 
     @property
     def added_lines(self) -> int:
         return self.edit.added_lines
 
     def as_dict(self) -> dict:
-        return {
+        found = {
             "edit": self.edit_text,
             "placements": [p.as_dict() for p in self.placements],
             "program": self.program,
             "score": self.score,
         }
+        if len(self.steps) > 1:
+            found |= {"steps": list(self.steps), "final_program": self.final_program}
+        return found
 
 
 @dataclass(frozen=True)
@@ -93,13 +103,18 @@ class SuggestResult:
     timings: Timings | None = None
     # Candidates whose hunk headers miscounted their + rows, read by their rows (see ``read_edit``).
     recounted: int = 0
+    # Answers that would delete or change buffer lines, so were not offered as insertions (rewrite strategy).
+    non_insertions: int = 0
+    strategy: str = ""
 
     def as_dict(self) -> dict:
         return {
             "suggestions": [s.as_dict() for s in self.suggestions],
             "buffer_error": self.buffer_error,
+            "strategy": self.strategy,
             "dropped_malformed": self.dropped_malformed,
             "dropped_invalid": self.dropped_invalid,
+            "non_insertions": self.non_insertions,
             "duplicates": self.duplicates,
             "recounted": self.recounted,
             "timings": self.timings.as_dict() if self.timings else None,
@@ -183,13 +198,16 @@ def unhide(
 
 def validate(
     buffer: str,
-    outputs: Sequence[tuple[str, float]],
+    outputs: Sequence[tuple[str, float] | Proposal],
     timings: Timings | None = None,
     hidden: Sequence[int] = (),
     linted: BufferLint | None = None,
     append_at: int | None = None,
 ) -> SuggestResult:
     """Turn model outputs ``(edit text, score)`` into validated, deduplicated suggestions, best first.
+
+    An output may be a ``Proposal`` with later steps: then every step must apply, in order, and leave no pyflakes
+    error the buffer lacks; suggestions are deduplicated by the program after their last step.
 
     ``hidden``: 0-based lines of ``buffer`` the prompt left out (``Prompt.hidden``); the outputs count lines
     without them. Each suggestion's edit text and placements are then given against ``buffer`` itself; an edit
@@ -202,7 +220,8 @@ def validate(
     shown = without_lines(buffer, hidden) if hidden else buffer
     malformed = invalid = duplicates = recounted = 0
     best: dict[tuple[str, ...], Suggestion] = {}
-    for text, score in outputs:
+    for output in outputs:
+        text, score, later = output if len(output) == 3 else (*output, ())
         try:
             edit, text, miscounted = read_edit(text)
             placements, program = placements_for(shown, edit)
@@ -222,14 +241,31 @@ def validate(
         ):
             invalid += 1
             continue
-        key = tuple(normalise(program))
+        final = _follow(program, later, linted) if later else program
+        if final is None:
+            invalid += 1
+            continue
+        key = tuple(normalise(final))
         if key in best:
             duplicates += 1
             if best[key].score >= score:
                 continue
-        best[key] = Suggestion(text, edit, placements, program, score, timings)
+        steps = (text, *later) if later else ()
+        best[key] = Suggestion(text, edit, placements, program, score, timings, steps, final if later else "")
     ranked = sorted(best.values(), key=lambda s: s.score, reverse=True)
     return SuggestResult(ranked, None, malformed, invalid, duplicates, timings, recounted)
+
+
+def _follow(program: str, later: Sequence[str], linted: BufferLint) -> str | None:
+    """The program after a plan's later steps, or None when one does not apply or adds an error."""
+    for step in later:
+        try:
+            _, program = placements_for(program, parse_edit(step))
+        except (EditFormatError, EditApplyError):
+            return None
+        if linted.adds_errors(program):
+            return None
+    return program
 
 
 def read_edit(text: str) -> tuple[Edit, str, bool]:
@@ -245,19 +281,6 @@ def read_edit(text: str) -> tuple[Edit, str, bool]:
     except EditFormatError:
         edit = parse_edit(text, counts=False)
         return edit, edit.render(), True
-
-
-def head_for(loaded: LoadedModel) -> Callable[[str], str]:
-    """How this model's prompts start: the plain instruction, or the chat template's user turn (chat format)."""
-    if loaded.prompt_format != "chat":
-        return plain_head
-    tokenizer = loaded.tokenizer
-
-    def chat_head(instruction: str) -> str:
-        turn = [{"role": "user", "content": instruction}]
-        return tokenizer.apply_chat_template(turn, tokenize=False, add_generation_prompt=True) + DIFF_TOKEN
-
-    return chat_head
 
 
 def suggest(
@@ -278,43 +301,34 @@ def suggest(
     linter: IncrementalLint | None = None,
     window: int = DEFAULT_WINDOW,
     tree: object = UNPARSED,
+    strategy: str | None = None,
 ) -> SuggestResult:
     """Validated next edits for ``buffer``, best first (see ``validate``); raises generation.Cancelled if cancelled.
 
-    ``linter``: the document's own ``IncrementalLint`` (see ``BufferLint``), reused from call to call. ``window``:
-    a longer buffer shows the model only this many lines around ``line`` (``windows.window_span``; 0: all).
-    ``tree``: the buffer's syntax tree when the caller has parsed it (``prompts.UNPARSED``: parse it here).
+    ``strategy``: how the model proposes edits (``model_runtime.strategies``: lintseq, fim, rewrite); None takes
+    the model's default. ``linter``: the document's own ``IncrementalLint`` (see ``BufferLint``), reused from call
+    to call. ``window``: a longer buffer shows the model only this many lines around ``line``
+    (``windows.window_span``; 0: all). ``tree``: the buffer's syntax tree when the caller has parsed it
+    (``prompts.UNPARSED``: parse it here). Raises ValueError for an unknown strategy or one the model cannot run.
     """
+    name = resolve_strategy(strategy, loaded)
     linted = BufferLint(buffer, linter=linter)
     if linted.error:
-        return SuggestResult([], linted.error)
-    prompt = build_prompt(
-        buffer,
-        instruction=instruction,
-        line=line,
-        history=history,
-        mode=mode,
-        head=head_for(loaded),
-        window=window,
-        tree=tree,
+        return SuggestResult([], linted.error, strategy=name)
+    request = Request(
+        buffer, line, instruction, history, k, temperature, top_p, max_new_tokens, seed, cancel, on_token,
+        window, tree, mode,
+    )  # fmt: skip
+    proposed = STRATEGIES[name](loaded, request)
+    validated = validate(
+        buffer, proposed.outputs, proposed.timings, proposed.hidden, linted, proposed.append_at
     )
-    result = generate(
-        loaded,
-        prompt.text,
-        k=k,
-        temperature=temperature,
-        top_p=top_p,
-        max_new_tokens=max_new_tokens,
-        stop="edit",
-        cancel=cancel,
-        on_token=on_token,
-        seed=seed,
+    return dataclasses.replace(
+        validated,
+        dropped_malformed=validated.dropped_malformed + proposed.malformed,
+        non_insertions=proposed.non_insertions,
+        strategy=name,
     )
-    outputs = [(c.text, c.mean_logprob) for c in result.candidates if c.finish != "length"]
-    truncated = sum(1 for c in result.candidates if c.finish == "length")
-    validated = validate(buffer, outputs, result.timings, prompt.hidden, linted, prompt.append_at)
-    # An edit cut off by max_new_tokens is malformed output too: it never reached its end.
-    return dataclasses.replace(validated, dropped_malformed=validated.dropped_malformed + truncated)
 
 
 def replay(start: str, sequence_text: str, score: float = 0.0, *, repair: bool = True) -> SequenceCandidate:

@@ -308,12 +308,13 @@ def test_a_warm_start_from_a_published_adapter_continues_at_its_step(setup, tmp_
 
 @pytest.mark.slow
 def test_the_committed_default_adapter_loads_on_the_installed_base_and_writes_diffs():
-    from model_runtime import default_model
+    from model_runtime.loading import ModelLoadError, load_model
     from training.datasets import chat_prompt
 
-    if not (default_model.is_installed() and default_model.adapter_installed()):
-        pytest.skip("needs `editseq model install` and the committed adapter")
-    loaded = default_model.load_default(device="cpu", dtype="float32")
+    try:
+        loaded = load_model("editseq-smollm2-135m-lintseq", device="cpu", dtype="float32", quantize="none")
+    except ModelLoadError:
+        pytest.skip("needs `editseq model install editseq-smollm2-135m-lintseq` and the committed adapter")
     prompt = chat_prompt(loaded.tokenizer, 'def add(a, b):\n    """Return the sum of a and b."""')
     ids = loaded.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
     with torch.no_grad():

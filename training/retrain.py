@@ -185,18 +185,24 @@ class Start:
 
 
 def resolve_start(spec: str) -> Start:
-    """Where ``--base`` points: ``default``, a model directory holding a LoRA adapter, or a causal LM directory."""
-    if spec == "default":
-        from model_runtime import default_model
+    """Where ``--base`` points: a registry name (``default``: the registry's default; an adapter entry continues
+    its adapter), a model directory holding a LoRA adapter, or a causal LM directory."""
+    from model_runtime.registry import catalog
 
-        base = str(default_model.install())
-        adapter = default_model.adapter_dir()
-        if not (adapter / "adapter_model.safetensors").is_file():
+    path = Path(spec).expanduser()
+    entry = None if path.exists() else catalog.load().find(spec)
+    if entry is not None:
+        from model_runtime.registry.install import install_model
+
+        base = str(install_model(entry.name))
+        adapter = entry.adapter.directory() if entry.adapter else None
+        if adapter is None or not (adapter / "adapter_model.safetensors").is_file():
             return Start(base, None, "auto")
         return Start(base, adapter, _recorded_format(adapter))
-    path = Path(spec).expanduser()
     if not path.is_dir():
-        raise ValueError(f"--base {spec}: no such model directory (give 'default' or a directory)")
+        raise ValueError(
+            f"--base {spec}: no such model directory or registry name (give 'default', a name or a directory)"
+        )
     if (path / "adapter_config.json").is_file():
         from model_runtime.loading import adapter_base
 
@@ -519,7 +525,9 @@ def install_model(final: Path, out: Path, config, options: RetrainOptions) -> No
 def retrain_command(
     repo: Path = typer.Argument(..., help="The repository (a directory of Python code) to learn."),
     base: str = typer.Option(
-        "default", help="Starting model: 'default', a retrained model directory, or a causal LM directory."
+        "default",
+        help="Starting model: a registry name ('default': the default model; editseq-smollm2-135m-lintseq continues "
+        "that adapter), a retrained model directory, or a causal LM directory.",
     ),
     out: Path = typer.Option(
         None, "--out", "-o", help="Model directory to write (default: under ~/.cache/editseq/retrained/)."

@@ -125,7 +125,9 @@ def train_command(
     data: Path = typer.Argument(
         ..., help="Records JSONL (rows with split == 'valid' are the validation set)."
     ),
-    model: str = typer.Option("default", help="A causal LM directory, or 'default' (SmolLM2-135M-Instruct)."),
+    model: str = typer.Option(
+        "default", help="A causal LM directory, or a registry name ('default': the registry's default model)."
+    ),
     out: Path = typer.Option(
         ..., "-o", "--out", help="Run directory: checkpoints, metrics.jsonl, loss.png, final/."
     ),
@@ -164,6 +166,11 @@ def train_command(
     """Finetune a causal LM on records (LoRA by default, or --full); checkpoints can be resumed with --resume."""
     from training.finetune import TrainConfig, train
 
+    if model == "default":
+        from model_runtime.registry import catalog
+
+        # Recorded by name: "default" in a train_config.json means SmolLM2-135M (what it meant before the registry).
+        model = catalog.load().default
     config = TrainConfig(
         model=model, data=str(data), out=str(out), valid_data=str(valid_data) if valid_data else None, format=fmt,
         lora=not full, lora_r=lora_r, lora_alpha=lora_alpha, merge=merge, lr=lr, weight_decay=weight_decay,

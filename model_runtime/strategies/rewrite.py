@@ -1,0 +1,130 @@
+"""The ``rewrite`` strategy (write, then decompose): the model completes the region around the cursor.
+
+Through the chat template, an instruct model is shown the function (or region) at the cursor, the code above it
+and the user's recent edits, and asked for the completed code in one Python code block; the assistant turn already
+opens the block, so the answer is code up to the closing fence. The answer is aligned with the region
+(``insertion_steps.align``): when every code line of the region survives in order, the lines it adds are an
+insertion, decomposed into lint-clean insertion steps (``base.plan``). Answers that would delete or change buffer
+lines are not offered; they are counted (``Proposals.non_insertions``).
+
+What an instruct model adds around the function is trimmed: before it, only named imports the buffer lacks are kept;
+after a function or class, only the lines that continue its body (its example calls and printed tests are not part
+of the completion).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from model_runtime.generation import generate
+from model_runtime.insertion_steps import align
+from model_runtime.loading import LoadedModel
+from model_runtime.strategies.base import Proposals, Request, insert_lines, plan
+from model_runtime.strategies.region import focus
+
+FENCE = "```"
+ANSWER_HEAD = FENCE + "python\n"
+INSTRUCTION = (
+    "Complete the following Python code. Keep every line of it exactly as it is, in the same order, and only add "
+    "lines. Answer with the complete code in one Python code block."
+)
+_HEADER = re.compile(r"\s*(@|def |async def |class )")
+_IMPORT = re.compile(r"(import |from \S+ import )")
+
+
+def prompt_text(loaded: LoadedModel, region: str, context: str = "", history: Sequence[str] = ()) -> str:
+    """The rewrite prompt: recent edits and context first (they change least), the region last, then the answer's
+    opening fence."""
+    parts = []
+    if history:
+        parts.append("My recent edits to this file, oldest first:\n```diff\n" + "\n".join(history) + "\n```")
+    if context.strip():
+        parts.append(f"The code above it, for reference (do not repeat it):\n```python\n{context}\n```")
+    parts.append(f"{INSTRUCTION}\n```python\n{region}\n```")
+    user = "\n\n".join(parts)
+    tokenizer = loaded.tokenizer
+    if getattr(tokenizer, "chat_template", None):
+        turn = [{"role": "user", "content": user}]
+        head = tokenizer.apply_chat_template(turn, tokenize=False, add_generation_prompt=True)
+    else:
+        head = user + "\n\n"
+    return head + ANSWER_HEAD
+
+
+def answer_lines(text: str) -> list[str]:
+    """The code lines of an answer (the text up to the closing fence), without blank lines around them."""
+    lines = text.split(FENCE, 1)[0].split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return lines
+
+
+def trim_inserts(
+    region: Sequence[str], inserts: list[tuple[int, tuple[str, ...]]], buffer_lines: Sequence[str]
+) -> list[tuple[int, tuple[str, ...]]]:
+    """Drop what an answer adds around the region but not to it (see the module docstring)."""
+    code = [line for line in region if line.strip()]
+    if not code:
+        return inserts
+    present = {line.strip() for line in buffer_lines}
+    base = len(code[0]) - len(code[0].lstrip())
+    compound = bool(_HEADER.match(code[0]))
+    kept = []
+    for at, lines in inserts:
+        if at == 0:
+            # A star import would also hide undefined names from pyflakes, so it is never kept.
+            lines = tuple(
+                x for x in lines if _IMPORT.match(x.strip()) and "*" not in x and x.strip() not in present
+            )
+        elif at == len(region) and compound:
+            end = next(
+                (i for i, x in enumerate(lines) if x.strip() and len(x) - len(x.lstrip()) <= base), len(lines)
+            )
+            lines = lines[:end]
+        while lines and not lines[-1].strip():
+            lines = lines[:-1]
+        if lines:
+            kept.append((at, lines))
+    return kept
+
+
+def propose(loaded: LoadedModel, request: Request) -> Proposals:
+    """Complete the region at the cursor; each answer that only adds lines becomes a plan of insertion steps."""
+    lines = request.buffer.split("\n")
+    where = focus(request.buffer, request.line, request.window, request.tree)
+    region = lines[where.region.start : where.region.stop]
+    context = "\n".join(lines[where.context.start : where.context.stop])
+    text = prompt_text(loaded, "\n".join(region), context, request.history)
+    repeated = len(loaded.tokenizer("\n".join(region), add_special_tokens=False)["input_ids"])
+    result = generate(
+        loaded,
+        text,
+        k=request.k,
+        temperature=request.temperature,
+        top_p=request.top_p,
+        max_new_tokens=request.max_new_tokens + repeated,  # the answer repeats the region before adding to it
+        stop="eos",
+        stop_texts=(FENCE,),
+        cancel=request.cancel,
+        on_token=request.on_token,
+        seed=request.seed,
+    )
+    outputs, malformed, non_insertions = [], 0, 0
+    for candidate in result.candidates:
+        if candidate.finish == "length":
+            malformed += 1
+            continue
+        inserts = align(region, answer_lines(candidate.text))
+        if inserts is None:
+            non_insertions += 1
+            continue
+        inserts = trim_inserts(region, inserts, lines)
+        shifted = [(where.region.start + at, new) for at, new in inserts]
+        final, added = insert_lines(lines, shifted)
+        proposal = plan(request.buffer, final, added, candidate.mean_logprob)
+        if proposal is not None:
+            outputs.append(proposal)
+    return Proposals(outputs, result.timings, malformed=malformed, non_insertions=non_insertions)
