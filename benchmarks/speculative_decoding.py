@@ -4,6 +4,9 @@ stays the same, on rewrite-like prompts (a HumanEval function to complete, as th
     python benchmarks/speculative_decoding.py [--model DIR] [--prompts 6] [--max-new-tokens 128] [--threads 2]
                                               [--draft 10] [--configs hf,hf-lookup,fp32,fp32-lookup,int8,int8-lookup]
 
+``--configs int8,int8-lookup-batched-attention,int8-lookup-no-exact-pass`` runs the ablations of the exact
+verification pass.
+
 Configurations: plain transformers ``model.generate`` in fp32 (the baseline) and with its own prompt lookup
 (``prompt_lookup_num_tokens``); the runtime's decode loop (``model_runtime.generation.generate``, k = 1) in fp32 and
 int8, each without (``speculate=0``) and with prompt lookup. Columns: time to the first token (p50 over prompts),
@@ -16,6 +19,7 @@ token for token. Greedy, eos only, the same prompts for every row. Needs the con
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import statistics
@@ -28,6 +32,20 @@ sys.path.insert(0, str(ROOT))
 
 DEFAULT_MODEL = Path.home() / ".cache/editseq/converted/qwen05-bcc4401ea80f"
 CONFIGS = ("hf", "hf-lookup", "fp32", "fp32-lookup", "int8", "int8-lookup")
+# Ablations of the exact verification pass (model_runtime.verify_pass), not run by default: int8 verification with
+# the int8 kernel but attention over all rows at once as transformers runs it, and with neither (rows past
+# quantize.SMALL_ROWS through the dequantised fp32 matmul).
+ABLATIONS = ("int8-lookup-batched-attention", "int8-lookup-no-exact-pass")
+NAMES = {
+    "hf": "HF generate fp32",
+    "hf-lookup": "HF generate fp32 + PLD",
+    "fp32": "runtime fp32",
+    "fp32-lookup": "runtime fp32 + lookup",
+    "int8": "runtime int8",
+    "int8-lookup": "runtime int8 + lookup",
+    "int8-lookup-batched-attention": "int8 + lookup, batched attention",
+    "int8-lookup-no-exact-pass": "int8 + lookup, no exact pass",
+}
 # Spread over HumanEval: short and long docstrings, with and without doctests.
 TASKS = (0, 12, 31, 53, 88, 129, 147, 160)
 
@@ -90,13 +108,35 @@ def run_hf(loaded, prompt: str, max_new_tokens: int, lookup: int) -> dict:
     return {"ids": new, "first_s": first, "total_s": total, "drafted": 0, "accepted": 0}
 
 
-def run_runtime(loaded, prompt: str, max_new_tokens: int, speculate: int) -> dict:
+@contextlib.contextmanager
+def kernel_only(model, rows: int, device: str):
+    from model_runtime.quantize import kernel_rows
+
+    with kernel_rows(model, rows):
+        yield
+
+
+@contextlib.contextmanager
+def unchanged(model, rows: int, device: str):
+    yield
+
+
+def run_runtime(loaded, prompt: str, max_new_tokens: int, speculate: int, config: str) -> dict:
+    from model_runtime import verify_pass
     from model_runtime.generation import generate
 
     loaded.prompt_cache = None
-    result = generate(
-        loaded, prompt, temperature=0, max_new_tokens=max_new_tokens, stop="eos", speculate=speculate
-    )
+    exact = verify_pass.exact_rows
+    if config == "int8-lookup-batched-attention":
+        verify_pass.exact_rows = kernel_only
+    elif config == "int8-lookup-no-exact-pass":
+        verify_pass.exact_rows = unchanged
+    try:
+        result = generate(
+            loaded, prompt, temperature=0, max_new_tokens=max_new_tokens, stop="eos", speculate=speculate
+        )
+    finally:
+        verify_pass.exact_rows = exact
     timings = result.timings
     return {
         "ids": list(result.candidates[0].token_ids),
@@ -117,7 +157,7 @@ def main() -> None:
     parser.add_argument("--configs", default=",".join(CONFIGS))
     args = parser.parse_args()
     configs = [c for c in args.configs.split(",") if c]
-    unknown = set(configs) - set(CONFIGS)
+    unknown = set(configs) - set(CONFIGS) - set(ABLATIONS)
     if unknown:
         sys.exit(f"unknown configurations: {', '.join(sorted(unknown))}")
 
@@ -141,18 +181,18 @@ def main() -> None:
 
     results: dict[str, list[dict]] = {}
     for config in configs:
-        lookup = args.draft if config.endswith("-lookup") else 0
+        lookup = args.draft if "-lookup" in config else 0
         loaded = models["int8" if config.startswith("int8") else "fp32"]
         runs = []
         for prompt in prompts:
             if config.startswith("hf"):
                 runs.append(run_hf(loaded, prompt, args.max_new_tokens, lookup))
             else:
-                runs.append(run_runtime(loaded, prompt, args.max_new_tokens, lookup))
+                runs.append(run_runtime(loaded, prompt, args.max_new_tokens, lookup, config))
             print(f"  {config}: {len(runs[-1]['ids'])} tokens in {runs[-1]['total_s']:.1f} s", flush=True)
         results[config] = runs
 
-    head = f"{'decoder':<22} {'first token s':>13} {'decode tok/s':>12} {'accepted':>9} {'same greedy output':>19}"
+    head = f"{'decoder':<32} {'first token s':>13} {'decode tok/s':>12} {'accepted':>9} {'same greedy output':>19}"
     print("\n" + head + "\n" + "-" * len(head))
     for config, runs in results.items():
         first = statistics.median(r["first_s"] for r in runs)
@@ -161,23 +201,13 @@ def main() -> None:
         drafted = sum(r["drafted"] for r in runs)
         accepted = sum(r["accepted"] for r in runs)
         rate = f"{accepted / drafted:.0%}" if drafted else "-"
-        plain = results.get(config.removesuffix("-lookup")) if config.endswith("-lookup") else None
+        plain = results.get(config.split("-lookup")[0]) if "-lookup" in config else None
         if plain is not None:
             same = sum(a["ids"] == b["ids"] for a, b in zip(runs, plain, strict=True))
             agree = f"{same}/{len(runs)}"
         else:
             agree = "-"
-        if config.startswith("hf") and drafted == 0:
-            rate = "-"
-        name = {
-            "hf": "HF generate fp32",
-            "hf-lookup": "HF generate fp32 + PLD",
-            "fp32": "runtime fp32",
-            "fp32-lookup": "runtime fp32 + lookup",
-            "int8": "runtime int8",
-            "int8-lookup": "runtime int8 + lookup",
-        }[config]
-        print(f"{name:<22} {first:>13.2f} {tokens / seconds:>12.1f} {rate:>9} {agree:>19}")
+        print(f"{NAMES[config]:<32} {first:>13.2f} {tokens / seconds:>12.1f} {rate:>9} {agree:>19}")
     if "fp32" in results and "hf" in results:
         same = sum(a["ids"] == b["ids"] for a, b in zip(results["fp32"], results["hf"], strict=True))
         print(f"\nruntime fp32 greedy output equals HF generate's on {same}/{len(prompts)} prompts")

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 
 ACCEPT_NEXT_STEP = "editseq.acceptNextStep"
+ACCEPT_ALL = "editseq.acceptAll"
 GENERATE = "editseq.generate"
 CHOOSE = "editseq.choose"
 REJECT = "editseq.reject"
 CANCEL = "editseq.cancel"
 STATUS = "editseq.status"
 RELOAD_MODEL = "editseq.reloadModel"
-ALL = (ACCEPT_NEXT_STEP, GENERATE, CHOOSE, REJECT, CANCEL, STATUS, RELOAD_MODEL)
+ALL = (ACCEPT_NEXT_STEP, ACCEPT_ALL, GENERATE, CHOOSE, REJECT, CANCEL, STATUS, RELOAD_MODEL)
 
 
 class CommandArgumentError(ValueError):

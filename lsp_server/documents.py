@@ -20,15 +20,23 @@ MAX_HISTORY_DIFF_CHARS = 4_000
 
 @dataclass
 class PendingSequence:
-    """A whole generated sequence the user steps through: ``steps[i]`` applies to the state after step i-1."""
+    """Steps the user accepts one at a time: ``steps[i]`` applies to the state after step i-1. A whole generated
+    sequence (``editseq.generate``), or the later steps of a suggestion planned as several (``lsp_server.plans``)."""
 
     start: str
     steps: list[Any]  # model_runtime.suggestions.Suggestion
     index: int = 0
+    applying: bool = (
+        False  # a command is applying the next step(s): the buffer is between two states meanwhile
+    )
 
     @property
     def done(self) -> bool:
         return self.index >= len(self.steps)
+
+    @property
+    def remaining(self) -> list[Any]:
+        return self.steps[self.index :]
 
     @property
     def expected_before(self) -> str:
@@ -38,6 +46,19 @@ class PendingSequence:
     def matches(self, text: str) -> bool:
         """Whether ``text`` is (up to surrounding blank lines) the state the next step expects."""
         return normalise(text) == normalise(self.expected_before)
+
+    def catch_up(self, text: str) -> bool:
+        """Whether ``text`` is a state of these steps at or after the next one's start; moves ``index`` past the
+        steps it already holds (accepted without a command: ghost text, a code action's own edit). False: the
+        buffer left the sequence (another edit), and ``index`` stays."""
+        current = normalise(text)
+        if current == normalise(self.expected_before):
+            return True
+        for index in range(self.index, len(self.steps)):
+            if normalise(self.steps[index].program) == current:
+                self.index = index + 1
+                return True
+        return False
 
 
 @dataclass

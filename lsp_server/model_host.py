@@ -23,8 +23,9 @@ IDLE, LOADING, READY, ERROR = "idle", "loading", "ready", "error"
 
 def load_for(settings: Settings) -> Any:
     """Load the model the settings name: ``modelPath`` (a registry name such as ``qwen2.5-coder-1.5b-instruct``, or a
-    path), else the registry's default model, with the settings' ``quantize`` (int8 on a device without the int8
-    kernel fails the load with the reason; a registry name that is not installed fails with the install command).
+    path), else the registry's default model, with the settings' ``quantize`` (``auto``: ``$EDITSEQ_QUANTIZE``, else
+    the registry entry's ``cpu_quantize``, where it can apply; an explicit int8 on a device without the int8 kernel
+    fails the load with the reason; a registry name that is not installed fails with the install command).
 
     Always from disk: the runtime's in-process model cache is emptied first, so a reload picks up weights rewritten
     in place (``editseq retrain`` into the same directory) and a model switched away from is not kept in memory
@@ -33,14 +34,15 @@ def load_for(settings: Settings) -> Any:
 
     limit_torch_threads()
     clear_cache()
+    quantize = None if settings.quantize == "auto" else settings.quantize  # None: the loader decides
     try:
         if settings.model_path:
             from model_runtime.loading import load_model
 
-            return load_model(settings.model_path, device=settings.device, quantize=settings.quantize)
+            return load_model(settings.model_path, device=settings.device, quantize=quantize)
         from model_runtime.default_model import load_default
 
-        return load_default(device=settings.device, quantize=settings.quantize)
+        return load_default(device=settings.device, quantize=quantize)
     finally:
         freeze_heap()
 
@@ -78,7 +80,7 @@ class ModelHost:
         generation = self._generation
         self.state, self.error, self.loaded = LOADING, None, None
         self.model_name = settings.model_path or "default"
-        self.quantize = settings.quantize
+        self.quantize = None if settings.quantize == "auto" else settings.quantize  # auto: known once loaded
         started = time.perf_counter()
         loop = asyncio.get_running_loop()
         try:

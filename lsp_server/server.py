@@ -4,8 +4,8 @@ handlers, each a thin call into one part.
 The parts, each in its own module: ``ModelLifecycle`` (model_lifecycle: lazy background load, progress, reload),
 ``SuggestionCache`` (suggestion_cache: computing, caching, prefetching and cancelling suggestions),
 ``SuggestionViews`` (suggestion_views: code actions, resolve, inline completion), ``SequenceCommands``
-(sequence_commands: generate, choose, accept the next step, reject) and ``LintScheduler`` (lint_scheduler:
-diagnostics). Each takes the server and reaches the others through it.
+(sequence_commands: a document's pending steps; generate, choose, accept the next step or all, reject) and
+``LintScheduler`` (lint_scheduler: diagnostics). Each takes the server and reaches the others through it.
 
 Threads: the asyncio event loop handles every message; pyflakes runs in a worker process; the model loads and
 generates on its own single worker thread (``ModelHost``). Nothing that can take long runs on the loop.
@@ -237,6 +237,11 @@ def _args(command: str, arguments: tuple[Any, ...], need: tuple[str, ...] = ()) 
 @server.command(commands.ACCEPT_NEXT_STEP)
 async def accept_next_step(ls: EditSeqServer, *arguments: Any) -> dict[str, Any]:
     return await ls.sequences.accept_next_step(_args(commands.ACCEPT_NEXT_STEP, arguments, ("uri",)))
+
+
+@server.command(commands.ACCEPT_ALL)
+async def accept_all(ls: EditSeqServer, *arguments: Any) -> dict[str, Any]:
+    return await ls.sequences.accept_all(_args(commands.ACCEPT_ALL, arguments, ("uri",)))
 
 
 @server.command(commands.GENERATE)

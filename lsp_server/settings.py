@@ -24,8 +24,11 @@ class Settings:
 
     model_path: str = ""  # a registry name or a model path; empty: the registry's default model
     device: str = "auto"
-    quantize: str = (
-        "none"  # "int8": int8 weight-only Linear layers for faster CPU decoding (model_runtime.quantize)
+    # "auto": the model's own choice (``$EDITSEQ_QUANTIZE``, else its registry entry's ``cpu_quantize``); "none";
+    # "int8": int8 weight-only Linear layers for faster CPU decoding (model_runtime.quantize).
+    quantize: str = "auto"
+    strategy: str = (
+        "default"  # how the model proposes edits (model_runtime.strategies); "default": the model's own
     )
     k: int = 3
     temperature: float = 0.8
@@ -43,6 +46,7 @@ _KEYS: dict[str, tuple[str, type, float | None, float | None]] = {
     "modelPath": ("model_path", str, None, None),
     "device": ("device", str, None, None),
     "quantize": ("quantize", str, None, None),
+    "strategy": ("strategy", str, None, None),
     "k": ("k", int, 1, 16),
     "temperature": ("temperature", float, 0.0, 5.0),
     "topP": ("top_p", float, 0.0, 1.0),
@@ -54,10 +58,14 @@ _KEYS: dict[str, tuple[str, type, float | None, float | None]] = {
     "logging": ("logging", bool, None, None),
 }
 DEVICES = ("auto", "cpu", "cuda", "mps")
-# Settings whose initial value an environment variable gives (the server's process environment).
-ENVIRONMENT = {"modelPath": "EDITSEQ_MODEL_PATH", "quantize": "EDITSEQ_QUANTIZE"}
-# String settings that must name one of a few choices.
-_CHOICES = {"device": DEVICES, "quantize": QUANTIZE_MODES}
+QUANTIZE_CHOICES = ("auto", *QUANTIZE_MODES)
+# model_runtime.strategies.STRATEGIES (a test keeps them equal; importing it here would import torch).
+STRATEGIES = ("default", "lintseq", "fim", "rewrite")
+# Settings whose initial value an environment variable gives (the server's process environment). $EDITSEQ_QUANTIZE
+# needs no entry: quantize "auto" leaves it to the model loader, which reads it.
+ENVIRONMENT = {"modelPath": "EDITSEQ_MODEL_PATH"}
+# String settings that must name one of a few choices; an empty string is the default choice.
+_CHOICES = {"device": DEVICES, "quantize": QUANTIZE_CHOICES, "strategy": STRATEGIES}
 
 
 def merge_settings(base: Settings, raw: Any) -> tuple[Settings, list[str]]:
@@ -87,6 +95,9 @@ def merge_settings(base: Settings, raw: Any) -> tuple[Settings, list[str]]:
         if name not in changes:
             continue
         value = changes[name]
+        if value == "":
+            changes[name] = getattr(Settings(), name)
+            continue
         if (value.split(":")[0] if key == "device" else value) not in choices:  # a device may name its index
             problems.append(
                 f"{SECTION}.{key}: must be one of {', '.join(choices)}; keeping {getattr(base, name)!r}"
@@ -102,8 +113,8 @@ def model_source(settings: Settings) -> tuple[str, str, str]:
 
 
 def from_environment(environ: Mapping[str, str]) -> tuple[Settings, list[str]]:
-    """The settings before the client sends any: ``$EDITSEQ_MODEL_PATH`` and ``$EDITSEQ_QUANTIZE`` (as ``editseq
-    suggest`` reads it); the client's ``modelPath`` / ``quantize`` replace them."""
+    """The settings before the client sends any: ``$EDITSEQ_MODEL_PATH`` (the client's ``modelPath`` replaces it).
+    ``$EDITSEQ_QUANTIZE`` is read by the model loader while ``quantize`` is ``auto``."""
     raw = {key: environ.get(variable) or None for key, variable in ENVIRONMENT.items()}
     return merge_settings(Settings(), raw)
 

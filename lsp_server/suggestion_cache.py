@@ -20,6 +20,7 @@ from pygls.exceptions import JsonRpcContentModified, JsonRpcException
 
 from lsp_server.diagnostics import KEPT_DOCUMENTS
 from lsp_server.model_host import READY
+from lsp_server.model_lifecycle import RequestFailed
 from model_runtime.edits import normalise
 from model_runtime.incremental_lint import IncrementalLint
 from model_runtime.outline import Outline, OutlineTracker
@@ -43,7 +44,7 @@ class SuggestionCache:
     """The suggestion cache, the computations in flight and what stops them, and idle-time prefetch.
 
     ``server`` is the EditSeqServer (not imported here: it imports this module); this uses its ``settings``,
-    ``docs``, ``text_of``, ``host``, ``cancels``, ``suggestion_log``, ``spawn`` and ``protocol``.
+    ``docs``, ``text_of``, ``host``, ``cancels``, ``sequences``, ``suggestion_log``, ``spawn`` and ``protocol``.
     """
 
     def __init__(self, server: Any) -> None:
@@ -86,7 +87,10 @@ class SuggestionCache:
         state, text = server.text_of(uri)
         # difflib over a large file takes tens of milliseconds: keep it off the event loop.
         await asyncio.to_thread(state.record_history, text)
+        pending = server.sequences.current(uri, state, text)
         self.detect_acceptance(uri, text)
+        if pending is not None:
+            return  # the pending steps are this document's suggestions: the model is not asked
         if server.settings.prefetch and server.host.state == READY:
             try:
                 await self.suggestions_for(uri, state.change_line)
@@ -183,11 +187,14 @@ class SuggestionCache:
                 linter=self.linter_for(uri),
                 window=settings.prompt_window,
                 tree=outline,
+                strategy=settings.strategy,  # "default": the model's own
             )
         except Cancelled as exc:
             raise JsonRpcContentModified(
                 "EditSeq: cancelled (the document changed or the request was cancelled)"
             ) from exc
+        except ValueError as exc:  # a strategy this model cannot run (no FIM tokens, no chat template)
+            raise RequestFailed(f"EditSeq: {exc} (setting editseq.strategy: {settings.strategy})") from exc
         finally:
             server.cancels.done(uri, cancel)
         elapsed = round((time.perf_counter() - started) * 1000, 1)
@@ -257,6 +264,11 @@ class SuggestionCache:
         for suggestion in computed.result.suggestions:
             if normalise(suggestion.program) == current:
                 self.record("accepted", uri, computed, suggestion=suggestion.edit_text)
+                break
+            if suggestion.final_program and normalise(suggestion.final_program) == current:
+                # A plan taken whole; its first step alone became pending steps (SequenceCommands.current).
+                steps = list(suggestion.steps)
+                self.record("accepted", uri, computed, suggestion=suggestion.edit_text, steps=steps)
                 break
         del self.shown[uri]
 

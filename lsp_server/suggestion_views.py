@@ -1,6 +1,8 @@
 """How suggestions reach the editor: code actions of kind ``refactor.editseq`` (the edit computed eagerly or on
-``codeAction/resolve``), the pending sequence's next step as a code action, and the best suggestion as inline
-completion (ghost text)."""
+``codeAction/resolve``; a suggestion planned as several steps offers its first step and all of them), the pending
+steps (the next one, and all that are left) as code actions, and the best suggestion or the next pending step as
+inline completion (ghost text). While a document has pending steps that its buffer is at, they are its suggestions:
+the model is not asked."""
 
 from __future__ import annotations
 
@@ -11,9 +13,12 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams
 
 from lsp_server import commands
-from lsp_server.documents import DocumentState
+from lsp_server.documents import PendingSequence
 from lsp_server.inline import inline_item
 from lsp_server.model_host import LOADING, READY
+from lsp_server.model_lifecycle import RequestFailed
+from lsp_server.plans import combined_placements, is_plan, next_placements, plan_steps, remaining_placements
+from lsp_server.suggestion_cache import Computed
 from lsp_server.text_edits import preview_title, workspace_edit
 
 CODE_ACTION_KIND = "refactor.editseq"
@@ -25,7 +30,7 @@ class SuggestionViews:
     """Code actions, their resolve, and inline completion, over the server's suggestion cache.
 
     ``server`` is the EditSeqServer (not imported here: it imports this module); this uses its ``text_of``,
-    ``docs``, ``host``, ``model``, ``suggestions``, ``pinned`` and ``client_capabilities``.
+    ``docs``, ``host``, ``model``, ``suggestions``, ``sequences``, ``pinned`` and ``client_capabilities``.
     """
 
     def __init__(self, server: Any) -> None:
@@ -45,34 +50,28 @@ class SuggestionViews:
             return []
         uri = params.text_document.uri
         state, text = server.text_of(uri)
-        actions = self.pending_actions(uri, state, text)
+        if (pending := server.sequences.current(uri, state, text)) is not None:
+            return self.pending_actions(uri, pending, text)
+        server.suggestions.detect_acceptance(uri, text)  # before this request's suggestions replace those shown
         if len(text) > MAX_SUGGEST_CHARS:
-            return [*actions, disabled_action("EditSeq: file too large for suggestions", "file too large")]
+            return [disabled_action("EditSeq: file too large for suggestions", "file too large")]
         server.model.ensure_loading()
         if server.host.state == LOADING:
-            return [
-                *actions,
-                disabled_action("EditSeq: model loading", "the model is loading; try again shortly"),
-            ]
+            return [disabled_action("EditSeq: model loading", "the model is loading; try again shortly")]
         if server.host.state != READY:
-            return actions
+            return []
         started = time.perf_counter()
-        computed = await server.suggestions.suggestions_for(uri, params.range.start.line)
+        try:
+            computed = await server.suggestions.suggestions_for(uri, params.range.start.line)
+        except RequestFailed as exc:  # the model cannot run the chosen strategy
+            return [disabled_action(exc.message, exc.message)]
         result = computed.result
         if result.buffer_error:
-            return [*actions, disabled_action(f"EditSeq: {result.buffer_error}", result.buffer_error)]
+            return [disabled_action(f"EditSeq: {result.buffer_error}", result.buffer_error)]
         eager = self.wants_edit_eagerly()
+        actions = []
         for index, suggestion in enumerate(result.suggestions):
-            action = types.CodeAction(
-                title=preview_title(suggestion.placements),
-                kind=CODE_ACTION_KIND,
-                data={"uri": uri, "version": computed.version, "line": computed.line, "index": index},
-            )
-            if eager:
-                action.edit = workspace_edit(
-                    uri, server.pinned(computed.version), computed.buffer, suggestion.placements
-                )
-            actions.append(action)
+            actions.extend(self.suggestion_actions(uri, computed, index, suggestion, eager))
         if result.suggestions:
             server.suggestions.shown[uri] = computed
             edits = [s.edit_text for s in result.suggestions]
@@ -80,16 +79,41 @@ class SuggestionViews:
         server.host.latency_ms["code_action"] = round((time.perf_counter() - started) * 1000, 1)
         return actions
 
-    def pending_actions(self, uri: str, state: DocumentState, text: str) -> list[types.CodeAction]:
-        pending = state.pending
-        if pending is None or pending.done or not pending.matches(text):
+    def suggestion_actions(
+        self, uri: str, computed: Computed, index: int, suggestion: Any, eager: bool
+    ) -> list[types.CodeAction]:
+        """The action inserting a suggestion; for a plan of n steps, one taking its first step (the others then
+        become pending) and one taking all n at once."""
+        data = {"uri": uri, "version": computed.version, "line": computed.line, "index": index}
+        choices = [(preview_title(suggestion.placements), data, suggestion.placements)]
+        if is_plan(suggestion):
+            steps = plan_steps(suggestion)
+            combined = combined_placements(computed.buffer, steps)
+            choices = [
+                (f"Step 1/{len(steps)}: {choices[0][0]}", data, suggestion.placements),
+                (f"All {len(steps)} steps: {preview_title(combined)}", {**data, "all": True}, combined),
+            ]
+        actions = []
+        for title, action_data, placements in choices:
+            action = types.CodeAction(title=title, kind=CODE_ACTION_KIND, data=action_data)
+            if eager:
+                pinned = self.server.pinned(computed.version)
+                action.edit = workspace_edit(uri, pinned, computed.buffer, placements)
+            actions.append(action)
+        return actions
+
+    def pending_actions(self, uri: str, pending: PendingSequence, text: str) -> list[types.CodeAction]:
+        """The next pending step, and all the steps left when there are several."""
+        if pending.applying or not pending.matches(text):
             return []
-        step = pending.steps[pending.index]
-        title = (
-            f"EditSeq: accept step {pending.index + 1}/{len(pending.steps)}: {preview_title(step.placements)}"
-        )
-        command = types.Command(title=title, command=commands.ACCEPT_NEXT_STEP, arguments=[{"uri": uri}])
-        return [types.CodeAction(title=title, kind=CODE_ACTION_KIND, command=command)]
+        total, left = len(pending.steps), len(pending.remaining)
+        title = f"EditSeq: accept step {pending.index + 1}/{total}: {preview_title(next_placements(pending, text))}"
+        actions = [command_action(title, commands.ACCEPT_NEXT_STEP, uri)]
+        if left > 1:
+            which = f"all {left} steps" if left == total else f"the remaining {left} steps"
+            title = f"EditSeq: accept {which}: {preview_title(remaining_placements(pending, text))}"
+            actions.append(command_action(title, commands.ACCEPT_ALL, uri))
+        return actions
 
     def resolve_code_action(self, action: types.CodeAction) -> types.CodeAction:
         server = self.server
@@ -104,9 +128,11 @@ class SuggestionViews:
         suggestions = computed.result.suggestions
         if not 0 <= index < len(suggestions):
             raise JsonRpcInvalidParams(f"no suggestion {index} (there are {len(suggestions)})")
-        action.edit = workspace_edit(
-            uri, server.pinned(version), computed.buffer, suggestions[index].placements
-        )
+        suggestion = suggestions[index]
+        placements = suggestion.placements
+        if data.get("all") and is_plan(suggestion):
+            placements = combined_placements(computed.buffer, plan_steps(suggestion))
+        action.edit = workspace_edit(uri, server.pinned(version), computed.buffer, placements)
         return action
 
     async def inline_completion(
@@ -115,10 +141,19 @@ class SuggestionViews:
         server = self.server
         uri = params.text_document.uri
         state, text = server.text_of(uri)
+        if (pending := server.sequences.current(uri, state, text)) is not None:
+            if pending.applying or not pending.matches(text):
+                return types.InlineCompletionList(items=[])
+            item = inline_item(text, params.position, next_placements(pending, text))
+            return types.InlineCompletionList(items=[item] if item is not None else [])
+        server.suggestions.detect_acceptance(uri, text)
         server.model.ensure_loading()
         if server.host.state != READY or len(text) > MAX_SUGGEST_CHARS:
             return types.InlineCompletionList(items=[])
-        computed = await server.suggestions.suggestions_for(uri, params.position.line)
+        try:
+            computed = await server.suggestions.suggestions_for(uri, params.position.line)
+        except RequestFailed:
+            return types.InlineCompletionList(items=[])
         suggestions = computed.result.suggestions
         if not suggestions:
             return types.InlineCompletionList(items=[])
@@ -128,6 +163,11 @@ class SuggestionViews:
         server.suggestions.shown[uri] = computed
         server.suggestions.record("shown", uri, computed, suggestions=[suggestions[0].edit_text], inline=True)
         return types.InlineCompletionList(items=[item])
+
+
+def command_action(title: str, command: str, uri: str) -> types.CodeAction:
+    run = types.Command(title=title, command=command, arguments=[{"uri": uri}])
+    return types.CodeAction(title=title, kind=CODE_ACTION_KIND, command=run)
 
 
 def disabled_action(title: str, reason: str) -> types.CodeAction:

@@ -183,7 +183,16 @@ def suggest_command(
     temperature: float = TEMPERATURE_OPTION,
     top_p: float = TOP_P_OPTION,
     max_new_tokens: int = typer.Option(128, min=1, help="Longest edit, in tokens."),
-    mode: str = typer.Option("whole", help="How the buffer is written in the prompt: whole or lintseq."),
+    mode: str = typer.Option(
+        "whole", help="lintseq strategy: how the buffer is written in the prompt, whole or lintseq."
+    ),
+    strategy: str = typer.Option(
+        None,
+        "--strategy",
+        help="How the model proposes edits: rewrite (complete the function at --line, split into lint-clean "
+        "steps), fim (fill in the middle at --line) or lintseq (LintSeq diffs, for finetuned models). "
+        "Default: the model's own (its registry entry).",
+    ),
     window: int = typer.Option(
         DEFAULT_WINDOW,
         min=0,
@@ -213,16 +222,29 @@ def suggest_command(
             mode=mode,
             seed=seed,
             window=window,
+            strategy=strategy,
         )
     except ValueError as exc:
         _fail(str(exc))
     if as_json:
         typer.echo(json.dumps({"file": str(file), "model": loaded.source, **result.as_dict()}, indent=2))
         raise typer.Exit(0)
-    _print_suggestions(result, loaded, k)
+    _print_suggestions(result, loaded, k, buffer)
 
 
-def _print_suggestions(result, loaded, k: int) -> None:
+def _step_placements(buffer: str, suggestion) -> list[tuple]:
+    """Each step's placements, each against the program the steps before it left."""
+    from model_runtime.edits import parse_edit
+    from model_runtime.suggestions import placements_for
+
+    found, program = [], buffer
+    for step in suggestion.steps or (suggestion.edit_text,):
+        placements, program = placements_for(program, parse_edit(step))
+        found.append(placements)
+    return found
+
+
+def _print_suggestions(result, loaded, k: int, buffer: str) -> None:
     import torch
     from rich.console import Console
 
@@ -230,22 +252,29 @@ def _print_suggestions(result, loaded, k: int) -> None:
     model = loaded.source + (f" + adapter {loaded.adapter}" if loaded.adapter else "")
     dtype = str(loaded.dtype).removeprefix("torch.")
     dtype += ", int8 weights" if loaded.quantization == "int8" else ""
-    console.print(f"[dim]model {model} ({loaded.device}, {dtype}, {torch.get_num_threads()} thread(s))[/dim]")
+    console.print(
+        f"[dim]model {model} ({loaded.device}, {dtype}, {torch.get_num_threads()} thread(s)), "
+        f"strategy {result.strategy}[/dim]"
+    )
     if result.buffer_error:
         console.print(f"[red]{result.buffer_error}[/red]")
         raise typer.Exit(2)
     for rank, suggestion in enumerate(result.suggestions, 1):
-        where = ", ".join(f"{len(p.lines)} line(s) before line {p.line + 1}" for p in suggestion.placements)
-        console.print(f"[bold]#{rank}[/bold] insert {where}  [dim](score {suggestion.score:.3f})[/dim]")
-        for placement in suggestion.placements:
-            for text in placement.lines:
-                console.print(f"[green]+{text}[/green]", markup=True, soft_wrap=True)
+        steps = _step_placements(buffer, suggestion)
+        plan = f"{len(steps)} steps" if len(steps) > 1 else "1 step"
+        console.print(f"[bold]#{rank}[/bold] {plan}  [dim](score {suggestion.score:.3f})[/dim]")
+        for number, placements in enumerate(steps, 1):
+            where = ", ".join(f"{len(p.lines)} line(s) before line {p.line + 1}" for p in placements)
+            console.print(f"  step {number}: insert {where}")
+            for placement in placements:
+                for text in placement.lines:
+                    console.print(f"  [green]+{text}[/green]", markup=True, soft_wrap=True)
     if not result.suggestions:
         # Say why, so an early or mismatched model is told apart from a buffer that admits no valid next edit.
         console.print(
             f"[yellow]no valid suggestion[/yellow] among {k} candidate(s): {result.dropped_malformed} were not a "
             f"well-formed insertion diff for this buffer, {result.dropped_invalid} added pyflakes errors or "
-            "unreachable code"
+            f"unreachable code, {result.non_insertions} would have changed or deleted buffer lines"
         )
     timings = result.timings
     console.print(

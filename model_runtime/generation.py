@@ -183,10 +183,20 @@ def generate(
     with loaded.lock, torch.inference_mode():
         logits, cache, reused = _prefill(loaded, prompt_ids, cancel, cache_key)
         if drafts:
+            drafter = PromptLookup(drafts)
             first_token_s, drafted, accepted = _decode_speculative(
-                loaded, logits, cache, prompt_ids, rows[0], rules, sampling, max_new_tokens, cancel,
-                started, PromptLookup(drafts),
-            )  # fmt: skip
+                loaded,
+                logits,
+                cache,
+                prompt_ids,
+                rows[0],
+                rules,
+                sampling,
+                max_new_tokens,
+                cancel,
+                started,
+                drafter,
+            )
         else:
             first_token_s = _decode_batch(
                 loaded, logits, cache, rows, rules, sampling, max_new_tokens, cancel, started

@@ -275,6 +275,19 @@ async def test_a_settings_change_takes_effect(client, uri):
     await expected_action(client, uri)
 
 
+async def test_the_strategy_setting_reaches_the_model_and_one_it_cannot_run_is_explained(client, uri):
+    await ready_with(client, uri, DOC_BUFFER)
+    await configure(client, strategy="fim")  # the tiny model has no fill-in-the-middle tokens
+    try:
+        (action,) = await actions_at(client, uri)
+        assert action.disabled is not None and "FIM tokens" in action.disabled.reason
+        assert "editseq.strategy: fim" in action.title
+        await configure(client, strategy="lintseq")  # the tiny model's own, named
+        await expected_action(client, uri)
+    finally:
+        await configure(client, strategy="default")
+
+
 async def test_cancel_request_answers_cancelled_and_the_next_request_works(client, uri):
     await ready_with(client, uri, DOC_BUFFER)
     future = client.protocol.send_request(types.TEXT_DOCUMENT_CODE_ACTION, code_action_params(DOC_LINE, uri))
@@ -349,7 +362,7 @@ async def test_switching_to_int8_reloads_the_model_and_its_suggestions_are_valid
             assert check(apply_text_edits(DOC_BUFFER, document_edit.edits), errors_only=True) == []
         # A value the server does not know: a warning naming the choices; the int8 model stays, not reloaded.
         await configure(client, quantize="int4")
-        assert "quantize: must be one of none, int8" in client.messages[-1].message
+        assert "quantize: must be one of auto, none, int8" in client.messages[-1].message
         assert client.messages[-1].type == types.MessageType.Warning
         status = await execute(client, "editseq.status")
         assert (status["state"], status["quantize"]) == ("ready", "int8")

@@ -154,10 +154,11 @@ async def test_commands_on_a_document_that_is_not_open_say_so(client: LanguageCl
         await execute(client, "editseq.reject", {"uri": "file:///never/opened.py"})
 
 
-async def test_accept_next_step_without_a_pending_sequence_explains(client: LanguageClient):
+async def test_accepting_steps_without_pending_ones_explains(client: LanguageClient):
     open_doc(client, "x = 1\n")
-    reply = await execute(client, "editseq.acceptNextStep", {"uri": URI})
-    assert reply == {"applied": False, "reason": "no pending sequence; run editseq.generate first"}
+    reason = "no pending steps; run editseq.generate or accept a planned suggestion first"
+    for command in ("editseq.acceptNextStep", "editseq.acceptAll"):
+        assert await execute(client, command, {"uri": URI}) == {"applied": False, "reason": reason}
 
 
 async def test_bad_settings_are_reported_and_the_rest_apply(client: LanguageClient):

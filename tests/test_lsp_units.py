@@ -49,23 +49,50 @@ def test_an_unknown_device_is_refused():
     assert settings.device == "auto" and "device" in problems[0]
 
 
-def test_quantize_takes_none_or_int8_and_refuses_anything_else():
+def test_quantize_takes_auto_none_or_int8_and_refuses_anything_else():
+    assert Settings().quantize == "auto"
     assert merge_settings(Settings(), {"quantize": "int8"}) == (Settings(quantize="int8"), [])
     assert (
         merge_settings(Settings(), {"device": "cuda:1"})[0].device == "cuda:1"
     )  # a device may name its index
     settings, problems = merge_settings(Settings(), {"quantize": "int8:1"})
-    assert settings.quantize == "none"
-    assert problems == ["editseq.quantize: must be one of none, int8; keeping 'none'"]
+    assert settings.quantize == "auto"
+    assert problems == ["editseq.quantize: must be one of auto, none, int8; keeping 'auto'"]
     assert merge_settings(Settings(quantize="int8"), {"quantize": 8})[0].quantize == "int8"
 
 
-def test_the_environment_gives_the_model_path_and_quantization_before_the_client_does():
+def test_strategy_takes_default_or_a_runtime_strategy_and_refuses_anything_else():
+    assert Settings().strategy == "default"
+    assert merge_settings(Settings(), {"strategy": "rewrite"}) == (Settings(strategy="rewrite"), [])
+    settings, problems = merge_settings(Settings(strategy="fim"), {"strategy": "diff"})
+    assert settings.strategy == "fim"
+    assert problems == ["editseq.strategy: must be one of default, lintseq, fim, rewrite; keeping 'fim'"]
+
+
+def test_an_empty_choice_is_the_default_choice():
+    settings = Settings(strategy="fim", quantize="int8", device="cpu")
+    assert merge_settings(settings, {"strategy": "", "quantize": " ", "device": ""}) == (Settings(), [])
+
+
+def test_the_environment_gives_the_model_path_and_leaves_quantization_to_the_loader():
     environ = {"EDITSEQ_MODEL_PATH": "/models/m", "EDITSEQ_QUANTIZE": "int8", "HOME": "/root"}
-    assert from_environment(environ) == (Settings(model_path="/models/m", quantize="int8"), [])
-    assert from_environment({"EDITSEQ_MODEL_PATH": "", "EDITSEQ_QUANTIZE": ""}) == (Settings(), [])
-    settings, problems = from_environment({"EDITSEQ_QUANTIZE": "int4"})
-    assert settings == Settings() and "editseq.quantize" in problems[0]
+    assert from_environment(environ) == (Settings(model_path="/models/m"), [])
+    assert from_environment({"EDITSEQ_MODEL_PATH": ""}) == (Settings(), [])
+
+
+@pytest.mark.parametrize("setting, passed", [("auto", None), ("none", "none"), ("int8", "int8")])
+def test_quantize_auto_lets_the_loader_choose(monkeypatch, setting, passed):
+    """``auto`` passes ``quantize=None`` down: ``load_model`` then reads ``$EDITSEQ_QUANTIZE``, else the registry
+    entry's ``cpu_quantize``; an explicit choice is passed as it is."""
+    from lsp_server.model_host import load_for
+    from model_runtime import default_model, loading
+
+    calls = []
+    monkeypatch.setattr(loading, "load_model", lambda spec, **kw: calls.append((spec, kw["quantize"])))
+    monkeypatch.setattr(default_model, "load_default", lambda **kw: calls.append(("default", kw["quantize"])))
+    load_for(Settings(model_path="/models/m", quantize=setting))
+    load_for(Settings(quantize=setting))
+    assert calls == [("/models/m", passed), ("default", passed)]
 
 
 def test_only_what_the_model_is_loaded_from_reloads_it():
@@ -223,6 +250,21 @@ def test_a_pending_sequence_expects_the_state_after_the_previous_step():
     assert pending.matches("\na = 1\n\n") and not pending.matches("a = 2\n")
     pending.index = 2
     assert pending.done
+
+
+def test_pending_steps_catch_up_with_steps_the_buffer_already_holds():
+    steps = [SimpleNamespace(program=p) for p in ("a = 1", "a = 1\nb = a", "a = 1\nb = a\nc = b")]
+    pending = PendingSequence(start="", steps=steps)
+    assert pending.catch_up("") and pending.index == 0  # at the start: nothing to catch up
+    assert pending.catch_up("a = 1\nb = a\n") and pending.index == 2  # two steps taken without the command
+    assert pending.remaining == steps[2:]
+
+
+def test_pending_steps_left_by_another_edit_stay_where_they_were():
+    steps = [SimpleNamespace(program=p) for p in ("a = 1", "a = 1\nb = a")]
+    pending = PendingSequence(start="", steps=steps, index=1)
+    assert not pending.catch_up("a = 1\nz = 0\n") and pending.index == 1
+    assert not pending.catch_up("")  # an earlier state is not the next one either
 
 
 # ------------------------------------------------------------------------------------------- suggestion log

@@ -92,3 +92,18 @@ def test_the_suggest_command_takes_quantize(tiny_model_dir, tmp_path):
     assert result.exit_code == 0, result.output
     assert "int8 weights" in result.output
     assert KNOWN_NEXT_LINES[1] in result.output
+
+
+def test_kernel_rows_keeps_the_int8_kernel_for_more_rows_while_inside():
+    from model_runtime.quantize import kernel_rows
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(int8_linear_class()(torch.nn.Linear(128, 64, bias=False)))
+    x = torch.randn(SMALL_ROWS + 3, 128)
+    with torch.inference_mode():
+        by_row = torch.cat([model(row[None]) for row in x])
+        with kernel_rows(model, len(x)):
+            inside = model(x)
+        outside = model(x)
+    assert torch.equal(inside, by_row)  # the int8 kernel computes each row alone
+    assert not torch.equal(outside, by_row)  # past SMALL_ROWS another matmul rounds differently

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lsp_server.settings import _KEYS, DEVICES, SECTION, Settings, as_client_dict
+from lsp_server.settings import _KEYS, DEVICES, QUANTIZE_CHOICES, SECTION, STRATEGIES, Settings, as_client_dict
 from model_runtime.quantize import QUANTIZE_MODES
 
 MANIFEST = Path(__file__).resolve().parents[1] / "vscode-extension" / "package.json"
@@ -36,7 +36,15 @@ def test_device_choices_equal_server_devices():
     assert tuple(PROPERTIES[f"{SECTION}.device"]["enum"]) == DEVICES
 
 
-def test_quantize_choices_equal_the_runtime_modes_each_described():
+def test_quantize_choices_are_auto_then_the_runtime_modes_each_described():
     schema = PROPERTIES[f"{SECTION}.quantize"]
-    assert tuple(schema["enum"]) == QUANTIZE_MODES
-    assert len(schema["enumDescriptions"]) == len(QUANTIZE_MODES)
+    assert tuple(schema["enum"]) == QUANTIZE_CHOICES == ("auto", *QUANTIZE_MODES)
+    assert len(schema["enumDescriptions"]) == len(QUANTIZE_CHOICES)
+
+
+def test_strategy_choices_are_default_then_the_runtime_strategies_each_described():
+    from model_runtime.strategies import STRATEGIES as RUNTIME_STRATEGIES
+
+    schema = PROPERTIES[f"{SECTION}.strategy"]
+    assert tuple(schema["enum"]) == STRATEGIES == ("default", *RUNTIME_STRATEGIES)
+    assert len(schema["enumDescriptions"]) == len(STRATEGIES)

@@ -29,6 +29,8 @@ def make_client() -> LanguageClient:
 
     features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = on_diagnostics
     client.feature("editseq/status")(lambda params: client.statuses.append(params))
+    client.pending_notices = []  # editseq/pending: a document's pending steps, on every change
+    client.feature("editseq/pending")(lambda params: client.pending_notices.append(params))
     client.documents = {}  # uri -> [version, text]: the client's copy, as an editor keeps it
     client.applied_edits = []
 
@@ -63,11 +65,12 @@ def replace_all(client: LanguageClient, uri: str, text: str) -> None:
 
 
 async def start(
-    settings: dict[str, Any], capabilities: str = "visual-studio-code", env=None
+    settings: dict[str, Any], capabilities: str = "visual-studio-code", env=None, module: str = "lsp_server"
 ) -> LanguageClient:
-    """A client talking to a fresh server; ``settings`` is the ``editseq`` section it answers configuration with."""
+    """A client talking to a fresh server (``python -m module``); ``settings`` is the ``editseq`` section it
+    answers configuration with."""
     config = ClientServerConfig(
-        server_command=[sys.executable, "-m", "lsp_server"], client_factory=make_client, server_env=env
+        server_command=[sys.executable, "-m", module], client_factory=make_client, server_env=env
     )
     client = await config.start()
     client.set_configuration({"editseq": settings})

@@ -84,11 +84,19 @@ def build_model(vocab_size: int, *, seed: int = 0):
 
 
 def train_until_memorised(
-    model, tokenizer, texts: Sequence[str], *, max_steps: int = 600, lr: float = 1e-2
+    model,
+    tokenizer,
+    texts: Sequence[str],
+    *,
+    max_steps: int = 600,
+    lr: float = 1e-2,
+    prompts: Sequence[str] | None = None,
 ) -> int:
     """Train on ``texts`` until every next token is predicted right (greedy decoding then reproduces them).
 
-    Returns the number of steps taken; raises RuntimeError if ``max_steps`` is not enough.
+    ``prompts``: each text's prompt (a prefix of it); only the tokens after it are judged. Without them, judging
+    starts at the first ``<|diff|>``. Returns the number of steps taken; raises RuntimeError if ``max_steps`` is
+    not enough.
     """
     import torch
 
@@ -102,7 +110,8 @@ def train_until_memorised(
     # told apart by a model without absolute positions anyway. Judge from the first separator on.
     diff_id = tokenizer.convert_tokens_to_ids(DIFF_TOKEN)
     for i, row in enumerate(rows):
-        judged[i, : row.index(diff_id) - 1] = -100
+        start = len(tokenizer(prompts[i])["input_ids"]) if prompts else row.index(diff_id)
+        judged[i, : start - 1] = -100
     for i, row in enumerate(rows):
         for j, other in enumerate(rows):
             shared = next((p for p, (a, b) in enumerate(zip(row, other, strict=True)) if a != b), len(row))
@@ -118,21 +127,37 @@ def train_until_memorised(
         if step % 25 == 0:
             predicted = out.logits[:, :-1].argmax(-1)
             if bool(((predicted == judged) | (judged == -100)).all()):
-                model.eval()
-                return step
+                # Those logits came before this step's update: check the weights as they are now.
+                with torch.no_grad():
+                    now = model(input_ids=ids, attention_mask=mask).logits[:, :-1].argmax(-1)
+                if bool(((now == judged) | (judged == -100)).all()):
+                    model.eval()
+                    return step
     raise RuntimeError(f"the tiny model did not memorise its texts in {max_steps} steps")
 
 
-def build(out_dir: str | Path, texts: Sequence[str] | None = None, *, seed: int = 0) -> Path:
-    """Build, train and save a tiny model that reproduces ``texts`` (default: the known sequence); returns the dir."""
+def build(
+    out_dir: str | Path,
+    texts: Sequence[str] | None = None,
+    *,
+    seed: int = 0,
+    prompts: Sequence[str] | None = None,
+    extra_tokens: Sequence[str] = (),
+    max_steps: int = 600,
+) -> Path:
+    """Build, train and save a tiny model that reproduces ``texts`` (default: the known sequence); returns the dir.
+
+    ``prompts``: see ``train_until_memorised``; ``extra_tokens``: special tokens to add (e.g. FIM tokens)."""
     import torch
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # deterministic, and polite on a shared machine
     try:
         tokenizer = build_tokenizer()
+        if extra_tokens:
+            tokenizer.add_special_tokens({"additional_special_tokens": list(extra_tokens)})
         model = build_model(len(tokenizer), seed=seed)
-        train_until_memorised(model, tokenizer, texts or known_texts())
+        train_until_memorised(model, tokenizer, texts or known_texts(), prompts=prompts, max_steps=max_steps)
     finally:
         torch.set_num_threads(threads)
     model.generation_config.eos_token_id = tokenizer.eos_token_id

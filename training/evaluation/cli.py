@@ -21,6 +21,9 @@ eval_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     """Add the ``eval`` command group to the ``editseq`` app."""
+    from training.evaluation import product_cli  # it imports this module's helpers
+
+    product_cli.register(eval_app)
     app.add_typer(eval_app, name="eval")
 
 

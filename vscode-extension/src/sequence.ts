@@ -163,6 +163,31 @@ function editTitle(edit: string): string {
   return placementTitle(placements);
 }
 
+/** A document's pending steps, as the server's `editseq/pending` notice gives them: the steps left, from the next. */
+export interface PendingSteps {
+  uri: string;
+  /** 0-based index of the next step among all `total`. */
+  next: number;
+  total: number;
+  /** The steps left (none: nothing pending), each with the program it makes from the document's text. */
+  steps: Step[];
+}
+
+/** The `editseq/pending` notice read into pending steps; `textOf` gives the document's text. Undefined if unreadable. */
+export function parsePending(raw: unknown, textOf: (uri: string) => string): PendingSteps | undefined {
+  if (typeof raw !== "object" || raw === null) {
+    return undefined;
+  }
+  const value = raw as Record<string, unknown>;
+  if (typeof value.uri !== "string") {
+    return undefined;
+  }
+  const steps = parseSteps(value.steps, textOf(value.uri));
+  const next = typeof value.next === "number" && value.next >= 0 ? value.next : 0;
+  const total = typeof value.total === "number" && value.total >= next + steps.length ? value.total : next + steps.length;
+  return { uri: value.uri, next, total, steps };
+}
+
 /** The quick pick row for a candidate: what it is, and the first lines of its final program. */
 export function candidateItem(candidate: Candidate, start: string): { label: string; description: string; detail: string } {
   const added = countLines(candidate.program) - countLines(start);

@@ -1,23 +1,22 @@
-// Generate from an instruction, then accept the chosen sequence one previewed step at a time.
+// A document's pending steps, previewed one at a time and accepted one by one or all at once: the steps of a sequence
+// generated from an instruction, or the later steps of a suggestion planned as several (after its first is taken).
 import * as vscode from "vscode";
 
 import { PREVIEW_SCHEME, Previews } from "./preview";
-import { acceptOutcome, candidateItem, parseCandidates, progressLabel } from "./sequence";
-import type { Candidate } from "./sequence";
+import { acceptOutcome, candidateItem, parseCandidates, parsePending, progressLabel } from "./sequence";
+import type { Candidate, PendingSteps } from "./sequence";
 import { EditSeqServer } from "./server";
 import { SECTION } from "./settings";
-
-interface Pending {
-  candidate: Candidate;
-  next: number;
-}
 
 type CandidateItem = vscode.QuickPickItem & { candidate: Candidate };
 
 export class SequenceUi implements vscode.Disposable {
-  private readonly pending = new Map<string, Pending>();
+  /** The server's pending steps per document (its `editseq/pending` notices are the source of truth). */
+  private readonly pending = new Map<string, PendingSteps>();
   private readonly subscriptions: vscode.Disposable[] = [];
   private readonly stepItem = vscode.window.createStatusBarItem("editseq.step", vscode.StatusBarAlignment.Left, 100);
+  /** While candidates are generated and picked, their previews own the diff editor. */
+  private choosing = false;
 
   constructor(
     private readonly server: EditSeqServer,
@@ -31,6 +30,7 @@ export class SequenceUi implements vscode.Disposable {
           this.updateStepItem(editor?.document.uri);
         }
       }),
+      server.onPending((raw) => void this.onPending(raw)),
     );
   }
 
@@ -53,61 +53,59 @@ export class SequenceUi implements vscode.Disposable {
     const uri = document.uri.toString();
     const start = document.getText();
     const k = vscode.workspace.getConfiguration(SECTION).get<number>("k");
-    const raw = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: "EditSeq: generating candidates…", cancellable: true },
-      (_progress, token) => {
-        token.onCancellationRequested(() => void this.server.execute("editseq.cancel", { uri }));
-        return this.server.execute("editseq.generate", { uri, instruction, k }, token);
-      },
-    );
-    const candidates = parseCandidates(raw, start);
-    if (candidates.length === 0) {
-      if (raw !== undefined) {
-        void vscode.window.showInformationMessage("EditSeq: the model proposed no usable sequence; try rewording.");
+    this.choosing = true;
+    try {
+      const raw = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title: "EditSeq: generating candidates…", cancellable: true },
+        (_progress, token) => {
+          token.onCancellationRequested(() => void this.server.execute("editseq.cancel", { uri }));
+          return this.server.execute("editseq.generate", { uri, instruction, k }, token);
+        },
+      );
+      const candidates = parseCandidates(raw, start);
+      if (candidates.length === 0) {
+        if (raw !== undefined) {
+          void vscode.window.showInformationMessage("EditSeq: the model proposed no usable sequence; try rewording.");
+        }
+        return;
       }
-      return;
+      const chosen = await this.pick(document, candidates, start);
+      await this.previews.close();
+      if (chosen) {
+        // The server's notice makes the chosen candidate's steps pending here.
+        await this.server.execute("editseq.choose", { uri, index: chosen.index });
+      }
+    } finally {
+      this.choosing = false;
     }
-    const chosen = await this.pick(document, candidates, start);
-    await this.previews.close();
-    if (!chosen) {
-      return;
-    }
-    if ((await this.server.execute("editseq.choose", { uri, index: chosen.index })) === undefined) {
-      return;
-    }
-    this.pending.set(uri, { candidate: chosen, next: 0 });
     await this.previewNext(document);
   }
 
-  /** Applies the next step of the pending sequence (the server's, or the one chosen here). */
-  async acceptStep(): Promise<void> {
+  /** Applies the next pending step (the server's `editseq.acceptNextStep`). */
+  acceptStep(): Promise<void> {
+    return this.accept("editseq.acceptNextStep");
+  }
+
+  /** Applies every pending step left, as one edit (the server's `editseq.acceptAll`). */
+  acceptAll(): Promise<void> {
+    return this.accept("editseq.acceptAll");
+  }
+
+  private async accept(command: string): Promise<void> {
     const editor = pythonEditor();
     if (!editor) {
       return;
     }
-    const uri = editor.document.uri.toString();
-    const reply = await this.server.execute("editseq.acceptNextStep", { uri });
+    const reply = await this.server.execute(command, { uri: editor.document.uri.toString() });
     if (reply === undefined) {
       return; // the failure was already shown
     }
     const outcome = acceptOutcome(reply);
     if (!outcome.applied) {
       void vscode.window.showInformationMessage(`EditSeq: ${outcome.reason ?? "nothing to accept"}`);
-      return;
+    } else if (outcome.done) {
+      vscode.window.setStatusBarMessage("EditSeq: all steps accepted", 4000);
     }
-    const pending = this.pending.get(uri);
-    if (!pending) {
-      return;
-    }
-    pending.next = outcome.step ?? pending.next + 1;
-    if (outcome.done ?? pending.next >= pending.candidate.steps.length) {
-      this.pending.delete(uri);
-      this.stepItem.hide();
-      await this.previews.close();
-      vscode.window.setStatusBarMessage("EditSeq: sequence complete", 4000);
-      return;
-    }
-    await this.previewNext(editor.document);
   }
 
   async reject(): Promise<void> {
@@ -123,11 +121,29 @@ export class SequenceUi implements vscode.Disposable {
     await this.forget(uri);
   }
 
+  /** The server's `editseq/pending` notice: keep the document's steps, and preview the next if it is in front. */
+  private async onPending(raw: unknown): Promise<void> {
+    const notice = parsePending(raw, (uri) => documentFor(uri)?.getText() ?? "");
+    if (!notice) {
+      return;
+    }
+    if (notice.steps.length === 0) {
+      this.pending.delete(notice.uri);
+    } else {
+      this.pending.set(notice.uri, notice);
+    }
+    const document = documentFor(notice.uri);
+    if (this.choosing || !document || activeDocument()?.uri.toString() !== notice.uri) {
+      return;
+    }
+    await this.previewNext(document);
+  }
+
   private async forget(uri: string | undefined): Promise<void> {
     if (uri) {
       this.pending.delete(uri);
     }
-    this.stepItem.hide();
+    this.updateStepItem(undefined);
     await this.previews.close();
   }
 
@@ -156,27 +172,33 @@ export class SequenceUi implements vscode.Disposable {
     });
   }
 
+  /** The next pending step of `document` as a diff beside it; with none pending, the previews close. */
   private async previewNext(document: vscode.TextDocument): Promise<void> {
     const pending = this.pending.get(document.uri.toString());
+    this.updateStepItem(document.uri);
     if (!pending) {
+      await this.previews.close();
       return;
     }
-    const step = pending.candidate.steps[pending.next];
-    const label = progressLabel(pending.next, pending.candidate.steps.length);
-    await this.previews.show(document, step.program, `EditSeq ${label}: ${step.title}`);
-    this.updateStepItem(document.uri);
+    const step = pending.steps[0];
+    await this.previews.show(document, step.program, `EditSeq ${progressLabel(pending.next, pending.total)}: ${step.title}`);
   }
 
-  /** The pending step of `uri`'s sequence in the status bar (a notification per step would outlive its step). */
+  /** The pending step of `uri` in the status bar (a notification per step would outlive its step), and the context
+   * keys that show Accept Next Step / Accept All Steps in the editor's title bar. */
   private updateStepItem(uri: vscode.Uri | undefined): void {
     const pending = uri && this.pending.get(uri.toString());
+    void vscode.commands.executeCommand("setContext", "editseq.stepPending", Boolean(pending));
+    void vscode.commands.executeCommand("setContext", "editseq.stepsPending", Boolean(pending && pending.steps.length > 1));
     if (!pending) {
       this.stepItem.hide();
       return;
     }
-    const step = pending.candidate.steps[pending.next];
-    this.stepItem.text = `$(debug-step-over) EditSeq ${progressLabel(pending.next, pending.candidate.steps.length)}`;
-    this.stepItem.tooltip = `${step.title}\nClick or press Ctrl+Alt+Enter to accept; Ctrl+Alt+Backspace rejects.`;
+    const steps = pending.steps.map((step, i) => `${pending.next + i + 1}. ${step.title}`).join("\n");
+    this.stepItem.text = `$(debug-step-over) EditSeq ${progressLabel(pending.next, pending.total)}`;
+    this.stepItem.tooltip =
+      `${steps}\nClick or press Ctrl+Alt+Enter to accept the next step; ` +
+      `"EditSeq: Accept All Steps" takes them all; Ctrl+Alt+Backspace rejects.`;
     this.stepItem.show();
   }
 
@@ -185,6 +207,21 @@ export class SequenceUi implements vscode.Disposable {
     this.stepItem.dispose();
     this.subscriptions.forEach((subscription) => subscription.dispose());
   }
+}
+
+function documentFor(uri: string): vscode.TextDocument | undefined {
+  return vscode.workspace.textDocuments.find((document) => document.uri.toString() === uri);
+}
+
+/** The document being edited: the active editor's, or the file a focused preview shows. */
+function activeDocument(): vscode.TextDocument | undefined {
+  const editor = vscode.window.activeTextEditor;
+  if (editor?.document.uri.scheme !== PREVIEW_SCHEME) {
+    return editor?.document;
+  }
+  return vscode.window.visibleTextEditors.find(
+    (visible) => visible.document.languageId === "python" && visible.document.uri.scheme !== PREVIEW_SCHEME,
+  )?.document;
 }
 
 function pythonEditor(): vscode.TextEditor | undefined {

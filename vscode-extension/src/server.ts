@@ -13,11 +13,15 @@ import { mergeStatus, parseStatus } from "./status";
 import type { ServerStatus } from "./status";
 
 export const STATUS_NOTIFICATION = "editseq/status";
+/** A document's pending steps changed (set, advanced or dropped); read by `parsePending`. */
+export const PENDING_NOTIFICATION = "editseq/pending";
 
 export class EditSeqServer implements vscode.Disposable {
   private client: LanguageClient | undefined;
   private readonly statusEmitter = new vscode.EventEmitter<ServerStatus>();
   readonly onStatus = this.statusEmitter.event;
+  private readonly pendingEmitter = new vscode.EventEmitter<unknown>();
+  readonly onPending = this.pendingEmitter.event;
   private current: ServerStatus = { state: "stopped" };
   interpreter: Interpreter | undefined;
 
@@ -91,6 +95,7 @@ export class EditSeqServer implements vscode.Disposable {
     client.onNotification(STATUS_NOTIFICATION, (raw: unknown) =>
       this.setStatus(mergeStatus(this.current, parseStatus(raw))),
     );
+    client.onNotification(PENDING_NOTIFICATION, (raw: unknown) => this.pendingEmitter.fire(raw));
     // The server may have sent its first status before the handler existed; ask once.
     const status = await this.execute("editseq.status", {});
     if (status !== undefined) {
@@ -161,5 +166,6 @@ export class EditSeqServer implements vscode.Disposable {
   dispose(): void {
     void this.stop();
     this.statusEmitter.dispose();
+    this.pendingEmitter.dispose();
   }
 }

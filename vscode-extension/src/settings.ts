@@ -7,6 +7,7 @@ export const SERVER_KEYS = [
   "modelPath",
   "device",
   "quantize",
+  "strategy",
   "k",
   "temperature",
   "topP",
