@@ -43,6 +43,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       vscode.commands.executeCommand("editor.action.codeAction", { kind: "refactor.editseq", apply: "never" }),
     ),
     vscode.commands.registerCommand("editseq.acceptStep", () => ui.acceptStep()),
+    vscode.commands.registerCommand("editseq.acceptAllSteps", () => ui.acceptAll()),
     vscode.commands.registerCommand("editseq.generateFromInstruction", () => ui.generate()),
     vscode.commands.registerCommand("editseq.rejectSuggestion", () => ui.reject()),
     vscode.commands.registerCommand("editseq.cancelWork", () => ui.cancel()),

@@ -71,10 +71,11 @@ export class SequenceUi implements vscode.Disposable {
       }
       const chosen = await this.pick(document, candidates, start);
       await this.previews.close();
-      if (chosen) {
-        // The server's notice makes the chosen candidate's steps pending here.
-        await this.server.execute("editseq.choose", { uri, index: chosen.index });
+      if (!chosen) {
+        return;
       }
+      // The server's notice makes the chosen candidate's steps pending here.
+      await this.server.execute("editseq.choose", { uri, index: chosen.index });
     } finally {
       this.choosing = false;
     }

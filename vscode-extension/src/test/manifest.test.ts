@@ -43,10 +43,28 @@ describe("package.json", () => {
     const contributed = manifest.contributes.commands.map((c: { command: string }) => c.command).sort();
     assert.deepEqual(registered, contributed);
     // vscode-languageclient registers the server's executeCommand ids itself; a clash would fail activation.
-    const serverCommands = ["acceptNextStep", "generate", "choose", "reject", "cancel", "status", "reloadModel", "accepted"];
+    const serverCommands = ["acceptNextStep", "acceptAll", "generate", "choose", "reject", "cancel", "status", "reloadModel", "accepted"];
     for (const name of serverCommands) {
       assert.ok(!contributed.includes(`editseq.${name}`), `editseq.${name} clashes with the server's command`);
     }
+  });
+
+  it("puts Accept Next Step and Accept All Steps in the editor title bar while steps are pending", () => {
+    const titleBar = manifest.contributes.menus["editor/title"];
+    const when = (command: string) => titleBar.find((m: { command: string }) => m.command === command)?.when;
+    assert.match(when("editseq.acceptStep"), /^editseq\.stepPending /);
+    assert.match(when("editseq.acceptAllSteps"), /^editseq\.stepsPending /);
+    for (const command of ["editseq.acceptStep", "editseq.acceptAllSteps"]) {
+      const contributed = manifest.contributes.commands.find((c: { command: string }) => c.command === command);
+      assert.match(contributed.icon, /^\$\(check/, `${command} needs an icon in the title bar`);
+    }
+  });
+
+  it("offers the server's strategies, each described, the model's own by default", () => {
+    const strategy = properties["editseq.strategy"];
+    assert.deepEqual(strategy.enum, ["default", "lintseq", "fim", "rewrite"]);
+    assert.equal(strategy.default, "default");
+    assert.equal((strategy.enumDescriptions as string[]).length, 4);
   });
 
   it("contributes retraining on the open workspace to the command palette", () => {
