@@ -52,7 +52,8 @@ class SuggestionViews:
         state, text = server.text_of(uri)
         if (pending := server.sequences.current(uri, state, text)) is not None:
             return self.pending_actions(uri, pending, text)
-        server.suggestions.detect_acceptance(uri, text)  # before this request's suggestions replace those shown
+        # Whether the last suggestions shown were taken, before this request's replace them.
+        server.suggestions.detect_acceptance(uri, text)
         if len(text) > MAX_SUGGEST_CHARS:
             return [disabled_action("EditSeq: file too large for suggestions", "file too large")]
         server.model.ensure_loading()

@@ -103,7 +103,9 @@ def test_the_pending_notice_lists_the_steps_left_with_placements_in_the_buffer()
         "Insert 2 lines at 3: if not xs:",
         "Insert 1 line at 8: total = float(total)",
     ]
-    assert notice["steps"][0]["placements"] == [{"line": 2, "lines": ["    if not xs:", "        return 0.0"]}]
+    assert notice["steps"][0]["placements"] == [
+        {"line": 2, "lines": ["    if not xs:", "        return 0.0"]}
+    ]
     assert json.loads(json.dumps(notice)) == notice
     assert pending_notice("file:///m.py", None, "")["steps"] == []
 
@@ -112,7 +114,10 @@ def test_the_next_step_lands_below_blank_lines_the_buffer_gained_on_top():
     pending = adopted_plan(PLAN_STATES[0], [plan_suggestion()], PLAN_STATES[1])
     text = "\n\n" + PLAN_STATES[1]
     assert [p.line for p in next_placements(pending, text)] == [4]
-    assert apply_text_edits(text, text_edits(text, remaining_placements(pending, text))) == "\n\n" + PLAN_STATES[3]
+    assert (
+        apply_text_edits(text, text_edits(text, remaining_placements(pending, text)))
+        == "\n\n" + PLAN_STATES[3]
+    )
 
 
 # ------------------------------------------------------------------------------------------ over stdio
@@ -172,7 +177,8 @@ async def test_a_planned_suggestion_offers_its_first_step_and_all_its_steps(clie
 async def test_taking_all_steps_makes_the_final_program_and_leaves_nothing_pending(client, uri, data_dir):
     await take(client, uri, ALL_TITLE)
     assert text_of(client, uri) == PLAN_STATES[3]
-    assert [a.title for a in await actions_at(client, uri, line=0)] == [MODEL_TITLE]  # the model is asked again
+    # Nothing is pending: the model is asked again.
+    assert [a.title for a in await actions_at(client, uri, line=0)] == [MODEL_TITLE]
     rows = await eventually(lambda: [r for r in log_rows(data_dir, uri) if r["event"] == "accepted"])
     assert rows[0]["steps"] == plan_edits()
 

@@ -57,14 +57,19 @@ def loaded(tiny_model_dir):
 # The drafter.
 
 
-def test_the_tokens_after_the_last_ngrams_earlier_occurrence_are_drafted():
+def test_the_tokens_after_the_last_trigrams_earlier_occurrence_are_drafted():
     drafter = PromptLookup(4)
-    assert drafter.get_candidates([1, 2, 3, 4, 5, 6, 7, 9, 2, 3]) == [4, 5, 6, 7]
+    assert drafter.get_candidates([1, 2, 3, 4, 5, 6, 7, 9, 1, 2, 3]) == [4, 5, 6, 7]
+
+
+def test_by_default_a_match_of_fewer_than_three_tokens_drafts_nothing():
+    assert PromptLookup(4).get_candidates([1, 2, 3, 4, 5, 6, 7, 9, 2, 3]) == []
+    assert PromptLookup(4, min_ngram=1).get_candidates([1, 2, 3, 4, 5, 6, 7, 9, 2, 3]) == [4, 5, 6, 7]
 
 
 def test_the_longest_ngram_with_an_earlier_occurrence_wins():
     # "3" alone last occurred before 8; the bigram "2 3" occurred before 4.
-    drafter = PromptLookup(2, max_ngram=3)
+    drafter = PromptLookup(2, max_ngram=3, min_ngram=1)
     assert drafter.get_candidates([2, 3, 4, 5, 3, 8, 9, 2, 3]) == [4, 5]
 
 
@@ -76,13 +81,13 @@ def test_among_equal_ngrams_the_one_with_the_longer_matching_context_wins():
 
 
 def test_nothing_is_drafted_without_an_earlier_occurrence():
-    assert PromptLookup().get_candidates([1, 2, 3, 4]) == []
-    assert PromptLookup().get_candidates([7]) == []
+    assert PromptLookup().get_candidates([1, 2, 3, 4, 5, 6]) == []
+    assert PromptLookup(min_ngram=1).get_candidates([7]) == []
 
 
 def test_the_draft_shrinks_after_rejections_and_grows_back_after_full_acceptance():
     drafter = PromptLookup(6)
-    ids = [1, 2, 3, 4, 5, 6, 7, 8, 9, 1, 2]
+    ids = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 1, 2, 3]
     assert len(drafter.get_candidates(ids)) == 6
     drafter.update(6, 2)
     drafter.update(5, 0)
@@ -93,8 +98,8 @@ def test_the_draft_shrinks_after_rejections_and_grows_back_after_full_acceptance
 
 def test_a_text_that_changed_is_indexed_afresh():
     drafter = PromptLookup(2)
-    assert drafter.get_candidates([1, 2, 3, 1]) == [2, 3]
-    assert drafter.get_candidates([5, 6, 7, 5]) == [6, 7]
+    assert drafter.get_candidates([1, 2, 3, 4, 5, 1, 2, 3]) == [4, 5]
+    assert drafter.get_candidates([5, 6, 7, 8, 9, 5, 6, 7]) == [8, 9]
 
 
 # The acceptance rules.

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from lsp_server.settings import _KEYS, DEVICES, QUANTIZE_CHOICES, SECTION, STRATEGIES, Settings, as_client_dict
+from lsp_server.settings import (
+    _KEYS,
+    DEVICES,
+    QUANTIZE_CHOICES,
+    SECTION,
+    STRATEGIES,
+    Settings,
+    as_client_dict,
+)
 from model_runtime.quantize import QUANTIZE_MODES
 
 MANIFEST = Path(__file__).resolve().parents[1] / "vscode-extension" / "package.json"

@@ -7,6 +7,7 @@ buffer it proposes ``MODEL_MARKER``, so that a test sees whether the model was a
 
 from __future__ import annotations
 
+from itertools import pairwise
 from types import SimpleNamespace
 from typing import Any
 
@@ -26,7 +27,7 @@ MODEL_MARKER = "# the model was asked"
 
 def plan_edits() -> list[str]:
     """The plan's steps as LintSeq edit texts, each against the state the ones before it left."""
-    return [diff_states(before, after) for before, after in zip(PLAN_STATES, PLAN_STATES[1:])]
+    return [diff_states(before, after) for before, after in pairwise(PLAN_STATES)]
 
 
 def scripted_suggest(loaded: Any, buffer: str, **kwargs: Any) -> Any:

@@ -9,6 +9,7 @@ import {
   applyPlacements,
   candidateItem,
   parseCandidates,
+  parsePending,
   placementTitle,
   previewLines,
   progressLabel,
@@ -144,5 +145,49 @@ describe("acceptOutcome", () => {
       step: 2,
       done: false,
     });
+  });
+});
+
+describe("parsePending (the server's editseq/pending notice)", () => {
+  const text = "def mean(xs):\n    total = 0\n    return total\n";
+  const textOf = (uri: string) => (uri === "file:///m.py" ? text : "");
+
+  it("computes each step's program from the document's text and the steps before it", () => {
+    const pending = parsePending(
+      {
+        uri: "file:///m.py",
+        next: 1,
+        total: 3,
+        steps: [
+          { title: "Insert 1 line at 2: if not xs:", placements: [{ line: 1, lines: ["    if not xs: return 0"] }] },
+          { title: "Insert 1 line at 4: total = 1", placements: [{ line: 3, lines: ["    total = 1"] }] },
+        ],
+      },
+      textOf,
+    );
+    assert.deepEqual(
+      pending?.steps.map((step) => step.program),
+      [
+        "def mean(xs):\n    if not xs: return 0\n    total = 0\n    return total\n",
+        "def mean(xs):\n    if not xs: return 0\n    total = 0\n    total = 1\n    return total\n",
+      ],
+    );
+    assert.equal(pending?.steps[0].title, "Insert 1 line at 2: if not xs:");
+    assert.equal(progressLabel(pending!.next, pending!.total), "step 2 of 3");
+  });
+
+  it("reads a notice without steps as nothing pending", () => {
+    assert.deepEqual(parsePending({ uri: "file:///m.py", next: 0, total: 0, steps: [] }, textOf), {
+      uri: "file:///m.py",
+      next: 0,
+      total: 0,
+      steps: [],
+    });
+  });
+
+  it("drops what it cannot read instead of throwing", () => {
+    assert.equal(parsePending(null, textOf), undefined);
+    assert.equal(parsePending({ next: 1 }, textOf), undefined);
+    assert.deepEqual(parsePending({ uri: "file:///m.py", next: -2, total: "x", steps: "y" }, textOf)?.steps, []);
   });
 });

@@ -9,6 +9,11 @@ describe("serverSettings", () => {
     assert.deepEqual(serverSettings((key) => values[key]), { modelPath: "/m", k: 4 });
   });
 
+  it("forwards the strategy setting", () => {
+    const values: Record<string, unknown> = { strategy: "rewrite" };
+    assert.deepEqual(serverSettings((key) => values[key]), { strategy: "rewrite" });
+  });
+
   it("forwards the quantize setting", () => {
     const values: Record<string, unknown> = { quantize: "int8", device: "cpu" };
     assert.deepEqual(serverSettings((key) => values[key]), { device: "cpu", quantize: "int8" });
