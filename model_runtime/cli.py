@@ -247,6 +247,7 @@ def _step_placements(buffer: str, suggestion) -> list[tuple]:
 def _print_suggestions(result, loaded, k: int, buffer: str) -> None:
     import torch
     from rich.console import Console
+    from rich.markup import escape  # code such as values[i] is not markup
 
     console = Console(highlight=False)
     model = loaded.source + (f" + adapter {loaded.adapter}" if loaded.adapter else "")
@@ -268,7 +269,7 @@ def _print_suggestions(result, loaded, k: int, buffer: str) -> None:
             console.print(f"  step {number}: insert {where}")
             for placement in placements:
                 for text in placement.lines:
-                    console.print(f"  [green]+{text}[/green]", markup=True, soft_wrap=True)
+                    console.print(f"  [green]+{escape(text)}[/green]", markup=True, soft_wrap=True)
     if not result.suggestions:
         # Say why, so an early or mismatched model is told apart from a buffer that admits no valid next edit.
         console.print(

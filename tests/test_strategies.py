@@ -40,26 +40,25 @@ def _rewrite_prompt() -> str:
     return rewrite.prompt_text(SimpleNamespace(tokenizer=tiny_model.build_tokenizer()), REGION)
 
 
-@pytest.fixture(scope="module")
-def rewrite_model(tmp_path_factory):
-    """A tiny model that answers the rewrite prompt for BUFFER with ANSWER (two added lines)."""
+def _answering(directory, answer: str):
+    """A tiny model that answers the rewrite prompt for BUFFER with ``answer``, loaded."""
     from model_runtime.loading import load_model
 
     prompt = _rewrite_prompt()
-    text = prompt + ANSWER + "\n```" + tiny_model.EOS
-    path = tiny_model.build(tmp_path_factory.mktemp("rewrite"), [text], prompts=[prompt], max_steps=1500)
-    return load_model(path, device="cpu", quantize="none")
+    text = prompt + answer + "\n```" + tiny_model.EOS
+    return load_model(tiny_model.build(directory, [text], prompts=[prompt], max_steps=1500), quantize="none")
+
+
+@pytest.fixture(scope="module")
+def rewrite_model(tmp_path_factory):
+    """A tiny model whose rewrite adds two lines to BUFFER (ANSWER)."""
+    return _answering(tmp_path_factory.mktemp("rewrite"), ANSWER)
 
 
 @pytest.fixture(scope="module")
 def changing_model(tmp_path_factory):
     """A tiny model whose rewrite changes a buffer line (``result = list()``): not an insertion."""
-    from model_runtime.loading import load_model
-
-    prompt = _rewrite_prompt()
-    text = prompt + CHANGED + "\n```" + tiny_model.EOS
-    path = tiny_model.build(tmp_path_factory.mktemp("changing"), [text], prompts=[prompt], max_steps=1500)
-    return load_model(path, device="cpu", quantize="none")
+    return _answering(tmp_path_factory.mktemp("changing"), CHANGED)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +75,7 @@ def fim_model(tmp_path_factory):
         extra_tokens=(fim.PREFIX, fim.SUFFIX, fim.MIDDLE),
         max_steps=1500,
     )
-    return load_model(path, device="cpu", quantize="none")
+    return load_model(path, quantize="none")
 
 
 # -- alignment and decomposition (pure) -------------------------------------------------------------------------
@@ -99,7 +98,10 @@ def test_align_keeps_blank_lines_the_answer_drops():
 
 def test_insertion_states_add_statements_in_order_a_block_whole_and_end_at_the_final_program():
     final = PROGRAMS[0]
-    added = [not line.startswith(("import", "def", "    return")) and bool(line.strip()) for line in final.split("\n")]
+    added = [
+        not line.startswith(("import", "def", "    return")) and bool(line.strip())
+        for line in final.split("\n")
+    ]
     buffer = "\n".join(line for line, new in zip(final.split("\n"), added, strict=True) if not new)
     states = insertion_states(buffer, final, added)
     assert states[-1] == final
@@ -137,10 +139,17 @@ def test_lintseq_states_of_a_program_end_with_it():
         assert all(not lint.new_errors(program, state) for state in states)
 
 
-def test_rewrite_trims_star_imports_and_example_calls():
+def test_rewrite_keeps_only_used_named_imports_and_drops_example_calls():
     region = REGION.split("\n")
-    inserts = [(0, ("from typing import *", "import math", "def stats(xs):")), (3, ("", "print(stats([1]))"))]
-    assert rewrite.trim_inserts(region, inserts, region) == [(0, ("import math",))]
+    inserts = [
+        (0, ("from typing import *", "import math", "from typing import List", "def stats(xs):")),
+        (2, ("    result.append(math.pi)",)),
+        (3, ("", "print(stats([1]))")),
+    ]
+    assert rewrite.trim_inserts(region, inserts, region) == [
+        (0, ("import math",)),
+        (2, ("    result.append(math.pi)",)),
+    ]
 
 
 def test_fim_middle_drops_a_line_that_runs_into_the_suffix():

@@ -7,13 +7,15 @@ opens the block, so the answer is code up to the closing fence. The answer is al
 insertion, decomposed into lint-clean insertion steps (``base.plan``). Answers that would delete or change buffer
 lines are not offered; they are counted (``Proposals.non_insertions``).
 
-What an instruct model adds around the function is trimmed: before it, only named imports the buffer lacks are kept;
+What an instruct model adds around the function is trimmed: before it, only named imports that the buffer lacks and
+the code uses are kept;
 after a function or class, only the lines that continue its body (its example calls and printed tests are not part
 of the completion).
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Sequence
 
@@ -70,6 +72,7 @@ def trim_inserts(
     if not code:
         return inserts
     present = {line.strip() for line in buffer_lines}
+    written = "\n".join([*region, *(x for at, lines in inserts if at != 0 for x in lines)])
     base = len(code[0]) - len(code[0].lstrip())
     compound = bool(_HEADER.match(code[0]))
     kept = []
@@ -77,7 +80,12 @@ def trim_inserts(
         if at == 0:
             # A star import would also hide undefined names from pyflakes, so it is never kept.
             lines = tuple(
-                x for x in lines if _IMPORT.match(x.strip()) and "*" not in x and x.strip() not in present
+                x
+                for x in lines
+                if _IMPORT.match(x.strip())
+                and "*" not in x
+                and x.strip() not in present
+                and _used(x, written)
             )
         elif at == len(region) and compound:
             end = next(
@@ -89,6 +97,16 @@ def trim_inserts(
         if lines:
             kept.append((at, lines))
     return kept
+
+
+def _used(import_line: str, code: str) -> bool:
+    """Whether a name the import binds appears in ``code`` (an unused import is noise, not a completion)."""
+    try:
+        (node,) = ast.parse(import_line.strip()).body
+    except (SyntaxError, ValueError):
+        return False
+    names = [(alias.asname or alias.name).split(".")[0] for alias in node.names]  # type: ignore[attr-defined]
+    return any(re.search(rf"\b{re.escape(name)}\b", code) for name in names)
 
 
 def propose(loaded: LoadedModel, request: Request) -> Proposals:

@@ -78,6 +78,21 @@ def _chat_template(loaded):
     return lambda instruction, mode: chat_prompt(loaded.tokenizer, instruction, mode)
 
 
+def select_problems(limit: int | None, every: int, tasks: str | None) -> list:
+    """The HumanEval problems asked for: the first ``limit``, every ``every``-th, only ``tasks`` (comma-separated
+    task ids; an unknown one is an error)."""
+    from training.evaluation.humaneval import load_problems
+
+    problems = load_problems(limit=limit)[::every]
+    if tasks:
+        wanted = {t.strip() for t in tasks.split(",") if t.strip()}
+        missing = wanted - {p.task_id for p in problems}
+        if missing:
+            _fail(f"unknown task ids: {', '.join(sorted(missing))}")
+        problems = [p for p in problems if p.task_id in wanted]
+    return problems
+
+
 def _print_summary(label: str, records: list[dict], ks: list[int]) -> None:
     from training.evaluation.report import format_table
     from training.evaluation.results import summarise
@@ -136,7 +151,7 @@ def humaneval(
     """Sample n programs per HumanEval problem, run them in the sandbox, append results, print pass@k."""
     from model_runtime.edits import SEPARATOR
     from training.evaluation.harness import run_humaneval
-    from training.evaluation.humaneval import FENCE, MODES, STOP_STRINGS, load_problems
+    from training.evaluation.humaneval import FENCE, MODES, STOP_STRINGS
     from training.evaluation.sampling import sample_batch
     from training.evaluation.sandbox import Limits
 
@@ -147,13 +162,7 @@ def humaneval(
     if repair and mode != "lintseq":
         _fail("--repair applies to --mode lintseq")
     ks = _parse_ks(k)
-    problems = load_problems(limit=limit)[::every]
-    if tasks:
-        wanted = {t.strip() for t in tasks.split(",") if t.strip()}
-        missing = wanted - {p.task_id for p in problems}
-        if missing:
-            _fail(f"unknown task ids: {', '.join(sorted(missing))}")
-        problems = [p for p in problems if p.task_id in wanted]
+    problems = select_problems(limit, every, tasks)
     loaded = load_for_eval(model, adapter, device, dtype, trust_remote_code, quantize)
     chat_template = _chat_template(loaded) if chat else None
     config = (

@@ -17,7 +17,7 @@ from pathlib import Path
 from training.evaluation.compare import Difference, paired_difference
 from training.evaluation.edit_metrics import edit_similarity, exact, line_f1, near
 from training.evaluation.git_history import GitCase
-from training.evaluation.results import ConfigMismatch, append_record, read_records
+from training.evaluation.results import append_record, resumed_rows
 
 SuggestCase = Callable[[GitCase, str], object]  # -> model_runtime.suggestions.SuggestResult
 SUBSETS = ("all", "with history")
@@ -64,15 +64,7 @@ def run_git_next_edit(
 
     Every row carries ``config``; resuming a file written with another one raises ConfigMismatch.
     """
-    rows: list[dict] = []
-    done: set[tuple[str, str]] = set()
-    for row in read_records(out) if out is not None else []:
-        if row.get("config") != config:
-            raise ConfigMismatch(
-                f"{out} holds results of another configuration; use another --out or delete it"
-            )
-        rows.append(row)
-        done.add((row["case"], row["variant"]))
+    rows, done = resumed_rows(out, config, lambda row: (row["case"], row["variant"]))
     for n, case in enumerate(cases, 1):
         for variant in variants:
             if (case.key, variant) in done:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model_runtime.edits import diff_states, edits_from_states, normalise, parse_edit
-from training.evaluation.results import ConfigMismatch, append_record, read_records
+from training.evaluation.results import append_record, resumed_rows
 
 STRATEGIES = ("whole", "whole+history", "lintseq", "lintseq+history")
 
@@ -177,15 +177,7 @@ def run_next_edit(
 
     Every row carries ``config``; resuming a file written with another one raises ConfigMismatch.
     """
-    rows: list[dict] = []
-    done: set[tuple[str, str]] = set()
-    for row in read_records(out) if out is not None else []:
-        if row.get("config") != config:
-            raise ConfigMismatch(
-                f"{out} holds results of another configuration; use another --out or delete it"
-            )
-        rows.append(row)
-        done.add((row["case"], row["strategy"]))
+    rows, done = resumed_rows(out, config, lambda row: (row["case"], row["strategy"]))
     for n, case in enumerate(cases, 1):
         for strategy in strategies:
             if (case.key, strategy) in done:

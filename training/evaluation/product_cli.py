@@ -11,26 +11,13 @@ from pathlib import Path
 
 import typer
 
-from training.evaluation.cli import _fail, _log, load_for_eval
+from training.evaluation.cli import _fail, _log, load_for_eval, select_problems
 
 
 def register(group: typer.Typer) -> None:
     """Add the product benchmarks' commands to the ``eval`` group."""
     group.command("accept-until-done")(accept_until_done)
     group.command("accept-until-done-compare")(accept_until_done_compare)
-
-
-def _problems(limit: int | None, every: int, tasks: str | None) -> list:
-    from training.evaluation.humaneval import load_problems
-
-    problems = load_problems(limit=limit)[::every]
-    if tasks:
-        wanted = {t.strip() for t in tasks.split(",") if t.strip()}
-        missing = wanted - {p.task_id for p in problems}
-        if missing:
-            _fail(f"unknown task ids: {', '.join(sorted(missing))}")
-        problems = [p for p in problems if p.task_id in wanted]
-    return problems
 
 
 def accept_until_done(
@@ -85,7 +72,7 @@ def accept_until_done(
         _fail(f"--until takes one of {', '.join(UNTIL)}, got {until!r}")
     if cursor not in ("end", "function"):
         _fail(f"--cursor takes end or function, got {cursor!r}")
-    problems = _problems(limit, every, tasks)
+    problems = select_problems(limit, every, tasks)
     loaded = load_for_eval(model, None, device, dtype, False, quantize)
     try:
         strategy = resolve_strategy(strategy, loaded)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +48,20 @@ def done_task_ids(path: Path, config: dict) -> set[str]:
                 "use another --out or delete the file"
             )
     return {r["task_id"] for r in records}
+
+
+def resumed_rows(
+    path: Path | None, config: dict | None, key: Callable[[dict], tuple]
+) -> tuple[list[dict], set]:
+    """The rows already in ``path`` (none when it is None or missing) and their keys; raises ConfigMismatch when they
+    were written with another ``config`` (a killed run resumes; a changed one must not mix into the same file)."""
+    rows = read_records(path) if path is not None else []
+    for row in rows:
+        if row.get("config") != config:
+            raise ConfigMismatch(
+                f"{path} holds results of another configuration; use another --out or delete it"
+            )
+    return rows, {key(row) for row in rows}
 
 
 def append_record(path: Path, record: dict) -> None:
