@@ -42,7 +42,8 @@ def run_client(command: list[str], lsp_model_dir, tmp_path) -> subprocess.Comple
 
 
 @pytest.mark.skipif(
-    shutil.which("nvim") is None, reason="Neovim is not installed (CI installs Debian's neovim)"
+    shutil.which("nvim") is None,
+    reason="Neovim is not installed (`make test` installs Debian's neovim where apt-get exists)",
 )
 def test_neovim_applies_the_expected_code_action(lsp_model_dir, tmp_path):
     script = CLIENTS / "nvim_code_action.lua"
@@ -70,7 +71,7 @@ def emacs_has_eglot() -> bool:
 
 @pytest.mark.skipif(
     not emacs_has_eglot(),
-    reason="Emacs with eglot is not installed (CI installs Debian's emacs-nox and elpa-eglot)",
+    reason="Emacs with eglot is not installed (`make test` installs Debian's emacs-nox and elpa-eglot where apt-get exists)",
 )
 def test_emacs_eglot_applies_the_expected_code_action(lsp_model_dir, tmp_path):
     script = CLIENTS / "eglot_code_action.el"
