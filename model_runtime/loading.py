@@ -56,8 +56,8 @@ class LoadedModel:
     # The registry name it was loaded by (model_runtime.registry), and that entry's default next-edit strategy.
     name: str | None = None
     strategy: str | None = None
-    # (prompt token ids, KV cache, next-token logits) of the last prompt, so a repeated or extended prompt only
-    # runs its new tokens; owned by model_runtime.generation.
+    # The KV caches of recent prompts (model_runtime.prompt_cache.PromptCache, one per cache key, LRU), so a
+    # repeated or extended prompt only runs its new tokens; owned by model_runtime.generation; None clears it.
     prompt_cache: Any = field(default=None, repr=False, compare=False)
     # Generation serialises on this lock: one model, one forward pass at a time (the LSP runs handlers in threads).
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
