@@ -450,6 +450,9 @@ def next_edit(
     out: Path = typer.Option(None, help="Per-case results JSONL (appended; an existing file is resumed)."),
     device: str = typer.Option("auto"),
     dtype: str = typer.Option("auto"),
+    quantize: str = typer.Option(
+        None, help="--git: none or int8; default: as the editor loads the model (the registry's CPU choice)."
+    ),
     seed: int = typer.Option(0),
     trust_remote_code: bool = typer.Option(False),
 ) -> None:
@@ -461,7 +464,7 @@ def next_edit(
             _fail("give either PATHS or --git, not both")
         _next_edit_git(
             git, rev, limit, variants, strategy, cases_only, model, adapter, history_length, k, temperature,
-            top_p, max_new_tokens, out, device, dtype, seed, trust_remote_code,
+            top_p, max_new_tokens, out, device, dtype, quantize, seed, trust_remote_code,
         )  # fmt: skip
         return
     if not paths:
@@ -531,7 +534,7 @@ def next_edit(
 
 def _next_edit_git(
     repo, rev, limit, variants, strategy, cases_only, model, adapter, history_length, k, temperature, top_p,
-    max_new_tokens, out, device, dtype, seed, trust_remote_code,
+    max_new_tokens, out, device, dtype, quantize, seed, trust_remote_code,
 ) -> None:  # fmt: skip
     """`eval next-edit --git`: build cases from the history, suggest for each (case, variant), print the summary."""
     import subprocess
@@ -558,7 +561,7 @@ def _next_edit_git(
         return
     if not cases:
         _fail("the history gave no cases (pure insertions of 1-12 lines of code into .py files)")
-    loaded = load_for_eval(model, adapter, device, dtype, trust_remote_code)
+    loaded = load_for_eval(model, adapter, device, dtype, trust_remote_code, quantize)
     # Only named when asked for, so that a runtime without strategies still runs the model's default.
     named = {"strategy": strategy} if strategy else {}
 
@@ -586,6 +589,7 @@ def _next_edit_git(
         "rev": rev,
         "model": loaded.source,
         "adapter": loaded.adapter,
+        "quantize": loaded.quantization,
         "strategy": strategy,
         "k": k,
         "temperature": temperature,
