@@ -188,6 +188,7 @@ class SuggestionCache:
                 window=settings.prompt_window,
                 tree=outline,
                 strategy=settings.strategy,  # "default": the model's own
+                cache_key=uri,  # the document's prompt cache: the next request prefills only what changed
             )
         except Cancelled as exc:
             raise JsonRpcContentModified(

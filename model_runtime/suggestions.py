@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
 from model_runtime import lint
@@ -302,6 +302,7 @@ def suggest(
     window: int = DEFAULT_WINDOW,
     tree: object = UNPARSED,
     strategy: str | None = None,
+    cache_key: Hashable = None,
 ) -> SuggestResult:
     """Validated next edits for ``buffer``, best first (see ``validate``); raises generation.Cancelled if cancelled.
 
@@ -309,7 +310,8 @@ def suggest(
     the model's default. ``linter``: the document's own ``IncrementalLint`` (see ``BufferLint``), reused from call
     to call. ``window``: a longer buffer shows the model only this many lines around ``line``
     (``windows.window_span``; 0: all). ``tree``: the buffer's syntax tree when the caller has parsed it
-    (``prompts.UNPARSED``: parse it here). Raises ValueError for an unknown strategy or one the model cannot run.
+    (``prompts.UNPARSED``: parse it here). ``cache_key``: the prompt cache this call reuses and refreshes (the
+    document's URI: the next call for it prefills only what changed; ``generation.generate``). Raises ValueError for an unknown strategy or one the model cannot run.
     """
     name = resolve_strategy(strategy, loaded)
     linted = BufferLint(buffer, linter=linter)
@@ -317,7 +319,7 @@ def suggest(
         return SuggestResult([], linted.error, strategy=name)
     request = Request(
         buffer, line, instruction, history, k, temperature, top_p, max_new_tokens, seed, cancel, on_token,
-        window, tree, mode,
+        window, tree, mode, cache_key,
     )  # fmt: skip
     proposed = STRATEGIES[name](loaded, request)
     validated = validate(

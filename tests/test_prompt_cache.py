@@ -7,7 +7,7 @@ import pytest
 from model_runtime.generation import generate
 from model_runtime.loading import load_model
 from model_runtime.prompt_cache import CachedPrompt, PromptCache
-from tests.support.tiny_model import KNOWN_EDITS, KNOWN_INSTRUCTION, prompt_for_state
+from tests.support.tiny_model import KNOWN_EDITS, KNOWN_INSTRUCTION, KNOWN_STATES, prompt_for_state
 
 torch = pytest.importorskip("torch")
 
@@ -102,3 +102,16 @@ def test_the_kept_cache_is_not_changed_by_the_decoding_that_follows(loaded):
     assert kept.cache.get_seq_length() == len(kept.ids)
     again = generate(loaded, prompt_for_state(2), temperature=0, cache_key="a")
     assert again.candidates[0].token_ids == first.candidates[0].token_ids
+
+
+def test_suggest_keeps_each_documents_prompt_under_its_key(loaded):
+    from model_runtime.suggestions import suggest
+
+    buffer = KNOWN_STATES[1]
+    suggest(loaded, buffer, instruction=KNOWN_INSTRUCTION, k=1, temperature=0, cache_key="file:///a.py")
+    suggest(loaded, "x = 1\n", k=1, temperature=0, max_new_tokens=4, cache_key="file:///b.py")
+    assert loaded.prompt_cache.keys() == ["file:///a.py", "file:///b.py"]
+    again = suggest(loaded, buffer, instruction=KNOWN_INSTRUCTION, k=1, temperature=0, cache_key="file:///a.py")
+    first = loaded.prompt_cache.get("file:///a.py")
+    assert again.suggestions and again.suggestions[0].program == KNOWN_STATES[2]
+    assert first.ids  # the document's prompt is still there after the other document's request

@@ -8,7 +8,7 @@ into lint-clean insertion steps (``model_runtime.insertion_steps``), which the e
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -36,6 +36,7 @@ class Request:
     window: int = 80
     tree: Any = UNPARSED  # the buffer's Outline when the caller has it (prompts.UNPARSED: parse it here)
     mode: str = "whole"  # the lintseq strategy's way of writing the buffer (prompts.MODES)
+    cache_key: Hashable = None  # the prompt cache to reuse (a document's URI; ``generation.generate``)
 
 
 class Proposal(NamedTuple):

@@ -78,6 +78,7 @@ def propose(loaded: LoadedModel, request: Request) -> Proposals:
         cancel=request.cancel,
         on_token=request.on_token,
         seed=request.seed,
+        cache_key=request.cache_key,
     )
     runs_on = at < len(lines) and bool(lines[at].strip())
     outputs, malformed = [], 0

@@ -51,6 +51,7 @@ def propose(loaded: LoadedModel, request: Request) -> Proposals:
         cancel=request.cancel,
         on_token=request.on_token,
         seed=request.seed,
+        cache_key=request.cache_key,
     )
     outputs = [Proposal(c.text, c.mean_logprob) for c in result.candidates if c.finish != "length"]
     # An edit cut off by max_new_tokens is malformed output too: it never reached its end.

@@ -129,6 +129,7 @@ def propose(loaded: LoadedModel, request: Request) -> Proposals:
         cancel=request.cancel,
         on_token=request.on_token,
         seed=request.seed,
+        cache_key=request.cache_key,
     )
     outputs, malformed, non_insertions = [], 0, 0
     for candidate in result.candidates:
