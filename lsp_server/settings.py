@@ -60,7 +60,7 @@ _KEYS: dict[str, tuple[str, type, float | None, float | None]] = {
 DEVICES = ("auto", "cpu", "cuda", "mps")
 QUANTIZE_CHOICES = ("auto", *QUANTIZE_MODES)
 # model_runtime.strategies.STRATEGIES (a test keeps them equal; importing it here would import torch).
-STRATEGIES = ("default", "lintseq", "fim", "rewrite")
+STRATEGIES = ("default", "lintseq", "fim", "rewrite", "continue")
 # Settings whose initial value an environment variable gives (the server's process environment). $EDITSEQ_QUANTIZE
 # needs no entry: quantize "auto" leaves it to the model loader, which reads it.
 ENVIRONMENT = {"modelPath": "EDITSEQ_MODEL_PATH"}

@@ -190,7 +190,8 @@ def suggest_command(
         None,
         "--strategy",
         help="How the model proposes edits: rewrite (complete the function at --line, split into lint-clean "
-        "steps), fim (fill in the middle at --line) or lintseq (LintSeq diffs, for finetuned models). "
+        "steps), continue (as rewrite, but the model writes only from --line on), fim (fill in the middle at --line) "
+        "or lintseq (LintSeq diffs, for finetuned models). "
         "Default: the model's own (its registry entry).",
     ),
     window: int = typer.Option(

@@ -33,7 +33,7 @@ from model_runtime.prompt_cache import CachedPrompt, PromptCache
 from model_runtime.speculation import DEFAULT_DRAFT, PromptLookup, accept_greedy, accept_sampled
 
 STOP_MODES = ("edit", "sequence", "eos")
-# Tokens decoded again at each step to look for a stop text: enough for any stop text of a few characters.
+# Tokens decoded again at each step to look for a stop text (more for a longer stop text).
 STOP_TEXT_TAIL = 16
 # Prompt tokens per prefill forward pass: cancellation is checked between chunks. On the 2-core CPU, for 1,000- and
 # 2,000-token SmolLM2-135M prompts, 256-token chunks cut the wait for a cancel from 0.5-1.1 s to 0.2-0.4 s (p50),
@@ -491,7 +491,9 @@ def _finish(row: _Row, token_id: int, diff_id: int, stop_ids: frozenset[int], st
 
 
 def _ends_with_stop(ids: list[int], stop_texts: tuple[str, ...], tokenizer) -> bool:
-    tail = tokenizer.decode(ids[-STOP_TEXT_TAIL:], skip_special_tokens=False)
+    # Every token holds at least one character, so this many tokens hold the longest stop text (a whole line).
+    width = max(STOP_TEXT_TAIL, max(map(len, stop_texts)) + 1)
+    tail = tokenizer.decode(ids[-width:], skip_special_tokens=False)
     return any(text in tail for text in stop_texts)
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from model_runtime import lint
 from model_runtime.edits import normalise, parse_edit
 from model_runtime.insertion_steps import align, insertion_states, lintseq_states
-from model_runtime.strategies import default_strategy, fim, resolve, rewrite
+from model_runtime.strategies import continuation, default_strategy, fim, resolve, rewrite
 from model_runtime.suggestions import placements_for, suggest
 from tests.support import tiny_model
 
@@ -59,6 +59,21 @@ def rewrite_model(tmp_path_factory):
 def changing_model(tmp_path_factory):
     """A tiny model whose rewrite changes a buffer line (``result = list()``): not an insertion."""
     return _answering(tmp_path_factory.mktemp("changing"), CHANGED)
+
+
+def _continuing(directory, continued: str):
+    """A tiny model that continues the ``continue`` prompt for BUFFER, cursor on line 2, with ``continued``."""
+    from model_runtime.loading import load_model
+
+    prompt = _rewrite_prompt() + "def stats(xs):\n    result = []\n"
+    text = prompt + continued + "\n```" + tiny_model.EOS
+    return load_model(tiny_model.build(directory, [text], prompts=[prompt], max_steps=1500), quantize="none")
+
+
+@pytest.fixture(scope="module")
+def continue_model(tmp_path_factory):
+    """A tiny model that adds two lines at the cursor, then repeats the line after it (where it is stopped)."""
+    return _continuing(tmp_path_factory.mktemp("continue"), ANSWER.split("result = []\n", 1)[1])
 
 
 @pytest.fixture(scope="module")
@@ -179,6 +194,29 @@ def test_rewrite_offers_the_added_lines_as_a_plan_of_steps(rewrite_model):
 def test_rewrite_refuses_an_answer_that_changes_buffer_lines(changing_model):
     result = suggest(changing_model, BUFFER, line=1, k=1, temperature=0, strategy="rewrite")
     assert result.suggestions == [] and result.non_insertions == 1
+
+
+def test_continue_writes_only_from_the_cursor_and_stops_at_the_next_line(continue_model):
+    result = suggest(continue_model, BUFFER, line=2, k=1, temperature=0, strategy="continue")
+    assert result.strategy == "continue" and result.suggestions
+    top = result.suggestions[0]
+    assert top.final_program == FINAL and len(top.steps) == 2
+    new_lines = "    result.append(min(xs))\n    result.append(max(xs))\n"
+    written = len(continue_model.tokenizer(new_lines + "    return result\n", add_special_tokens=False)["input_ids"])
+    assert result.timings.new_tokens <= written  # stopped on repeating `return result`, not at the closing fence
+
+
+def test_continue_refuses_an_answer_that_changes_the_line_after_the_cursor(tmp_path):
+    model = _continuing(tmp_path, "    result.append(min(xs))\n    return list(result)")
+    result = suggest(model, BUFFER, line=2, k=1, temperature=0, strategy="continue")
+    assert result.suggestions == [] and result.non_insertions == 1
+
+
+def test_continue_splits_the_region_at_the_cursor_without_trailing_blank_lines():
+    assert continuation.split_at_cursor(["def f():", "    x = 1", "", "    return x"], 3) == (
+        ["def f():", "    x = 1"],
+        ["    return x"],
+    )
 
 
 def test_fim_inserts_the_middle_at_the_cursor(fim_model):

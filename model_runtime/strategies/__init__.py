@@ -6,7 +6,9 @@ deduplicates and ranks what they return, the same way for all of them:
 - ``lintseq``: the model writes ``<|diff|>`` hunks (models finetuned on LintSeq, such as the SmolLM2 adapter);
 - ``fim``: fill-in-the-middle at the cursor with the model's FIM tokens;
 - ``rewrite``: an instruct model completes the function at the cursor; what it adds is split into lint-clean
-  insertion steps (write, then decompose).
+  insertion steps (write, then decompose);
+- ``continue``: the ``rewrite`` prompt with the answer pre-filled up to the cursor, so the model writes only the
+  new lines (stopped when it repeats the line after the cursor).
 
 A new strategy is one module and one line in ``STRATEGIES``.
 """
@@ -16,13 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from model_runtime.loading import LoadedModel
-from model_runtime.strategies import fim, lintseq, rewrite
+from model_runtime.strategies import continuation, fim, lintseq, rewrite
 from model_runtime.strategies.base import Proposal, Proposals, Request
 
 STRATEGIES: dict[str, Callable[[LoadedModel, Request], Proposals]] = {
     "lintseq": lintseq.propose,
     "fim": fim.propose,
     "rewrite": rewrite.propose,
+    "continue": continuation.propose,
 }
 
 __all__ = ["STRATEGIES", "Proposal", "Proposals", "Request", "default_strategy", "resolve"]

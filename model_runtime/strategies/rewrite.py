@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from model_runtime.generation import generate
 from model_runtime.insertion_steps import align
@@ -131,19 +132,43 @@ def propose(loaded: LoadedModel, request: Request) -> Proposals:
         seed=request.seed,
         cache_key=request.cache_key,
     )
+    return gather(result, request.buffer, where.region)
+
+
+NOT_AN_INSERTION = object()
+
+
+def gather(
+    result, buffer: str, region: range, written: str = "", rest: Callable[[Any], Sequence[str]] | None = None
+) -> Proposals:
+    """The plans the answers of ``result`` make (each answer is ``written`` + a candidate's text; ``rest(candidate)``
+    the lines taken as kept after it, see ``plan_answer``), with the answers cut off by the token limit and the
+    non-insertions counted."""
     outputs, malformed, non_insertions = [], 0, 0
     for candidate in result.candidates:
         if candidate.finish == "length":
             malformed += 1
             continue
-        inserts = align(region, answer_lines(candidate.text))
-        if inserts is None:
+        answer = answer_lines(written + candidate.text)
+        planned = plan_answer(buffer, region, answer, candidate.mean_logprob, rest(candidate) if rest else ())
+        if planned is NOT_AN_INSERTION:
             non_insertions += 1
-            continue
-        inserts = trim_inserts(region, inserts, lines)
-        shifted = [(where.region.start + at, new) for at, new in inserts]
-        final, added = insert_lines(lines, shifted)
-        proposal = plan(request.buffer, final, added, candidate.mean_logprob)
-        if proposal is not None:
-            outputs.append(proposal)
+        elif planned is not None:
+            outputs.append(planned)
     return Proposals(outputs, result.timings, malformed=malformed, non_insertions=non_insertions)
+
+
+def plan_answer(buffer: str, region: range, answer: Sequence[str], score: float, rest: Sequence[str] = ()):
+    """The plan of insertion steps an answer (the region's lines, completed) makes of ``buffer``; None when it adds
+    nothing, ``NOT_AN_INSERTION`` when it deletes or changes a line of the region. ``rest``: lines that may follow
+    the answer when it stopped before the end of the region (they are taken as kept)."""
+    lines = buffer.split("\n")
+    span = lines[region.start : region.stop]
+    inserts = align(span, answer)
+    if inserts is None and rest:
+        inserts = align(span, [*answer, *rest])
+    if inserts is None:
+        return NOT_AN_INSERTION
+    inserts = trim_inserts(span, inserts, lines)
+    final, added = insert_lines(lines, [(region.start + at, new) for at, new in inserts])
+    return plan(buffer, final, added, score)

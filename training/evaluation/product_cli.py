@@ -25,7 +25,7 @@ def accept_until_done(
         "default",
         help="A registry name (`editseq model list`; 'default' = the default model) or a model path.",
     ),
-    strategy: str = typer.Option(None, help="lintseq, rewrite or fim; default: the model's."),
+    strategy: str = typer.Option(None, help="lintseq, rewrite, continue or fim; default: the model's."),
     limit: int = typer.Option(None, min=1, help="Only the first N problems."),
     every: int = typer.Option(1, min=1, help="Only every Nth problem."),
     tasks: str = typer.Option(

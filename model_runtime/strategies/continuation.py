@@ -1,0 +1,63 @@
+"""The ``continue`` strategy: the ``rewrite`` prompt, with the answer already written up to the cursor.
+
+The model sees what ``rewrite`` shows it (recent edits, the code above, the region to complete), but its answer is
+pre-filled with the region's lines before the cursor, so it writes only from the cursor on instead of copying the
+region first: a suggestion costs the new lines, not the whole function. When the model, done adding, starts to
+repeat the first line after the cursor, it is stopped there and the rest of the region is taken as kept. The answer
+then goes through ``rewrite``'s alignment and decomposition unchanged (``rewrite.plan_answer``): only insertions are
+offered, as lint-clean steps; an answer that changes a line of the buffer is counted, not offered.
+"""
+
+from __future__ import annotations
+
+from model_runtime.generation import generate
+from model_runtime.loading import LoadedModel
+from model_runtime.strategies.base import Proposals, Request
+from model_runtime.strategies.region import focus
+from model_runtime.strategies.rewrite import FENCE, gather, prompt_text
+
+
+def split_at_cursor(region: list[str], cursor: int) -> tuple[list[str], list[str]]:
+    """The region's lines before the cursor (trailing blank lines dropped) and from the cursor on."""
+    before, after = region[:cursor], region[cursor:]
+    while before and not before[-1].strip():
+        before = before[:-1]
+    return before, after
+
+
+def propose(loaded: LoadedModel, request: Request) -> Proposals:
+    """Continue the region from the cursor; each answer that only adds lines becomes a plan of insertion steps."""
+    lines = request.buffer.split("\n")
+    where = focus(request.buffer, request.line, request.window, request.tree)
+    region = lines[where.region.start : where.region.stop]
+    at = len(lines) if request.line is None else max(0, min(request.line, len(lines)))
+    before, after = split_at_cursor(region, max(0, min(at - where.region.start, len(region))))
+    context = "\n".join(lines[where.context.start : where.context.stop])
+    # The written lines end with their newline: without it, the model tends to extend the last line (a comment
+    # after it), which changes a buffer line. A repeat of the next line is then caught once a new line came first.
+    written = "".join(line + "\n" for line in before)
+    text = prompt_text(loaded, "\n".join(region), context, request.history) + written
+    following = next((line.rstrip() for line in after if line.strip()), None)
+    stops = (FENCE,) if following is None else (FENCE, f"\n{following}\n")
+    rest = len(loaded.tokenizer("\n".join(after), add_special_tokens=False)["input_ids"]) if after else 0
+    result = generate(
+        loaded,
+        text,
+        k=request.k,
+        temperature=request.temperature,
+        top_p=request.top_p,
+        max_new_tokens=request.max_new_tokens + rest,  # room to repeat the rest, should it not stop at once
+        stop="eos",
+        stop_texts=stops,
+        cancel=request.cancel,
+        on_token=request.on_token,
+        seed=request.seed,
+        cache_key=request.cache_key,
+    )
+
+    def rest(candidate) -> list[str]:
+        """The region's lines after the cursor when the model stopped at their first line, else none."""
+        raw = loaded.tokenizer.decode(list(candidate.token_ids), skip_special_tokens=False)
+        return after if following is not None and raw[len(candidate.text) :].startswith(stops[-1]) else []
+
+    return gather(result, request.buffer, where.region, written, rest)
