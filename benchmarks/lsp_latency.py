@@ -86,10 +86,10 @@ FULL_PARSE_SERVER = (
     "server.start_io()\n"
 )
 
-# The server running each prompt in one forward pass: how prompts were prefilled before generation.PREFILL_CHUNK,
+# The server running each prompt in one forward pass: how prompts were prefilled before prefill.PREFILL_CHUNK,
 # when a didChange had to wait for the whole prefill to stop. The second baseline of the "prefetches" row.
 ONE_PASS_PREFILL_SERVER = (
-    "import model_runtime.generation as module\n"
+    "import model_runtime.prefill as module\n"
     "from lsp_server.server import server\n"
     "module.PREFILL_CHUNK = 10**9\n"
     "server.start_io()\n"

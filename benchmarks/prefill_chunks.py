@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from model_runtime import generation  # noqa: E402
+from model_runtime import generation, prefill  # noqa: E402
 from model_runtime.default_model import is_installed, load_default  # noqa: E402
 from model_runtime.prompts import build_prompt  # noqa: E402
 from model_runtime.suggestions import head_for  # noqa: E402
@@ -73,14 +73,14 @@ def main() -> None:
     ids = loaded.tokenizer(text, add_special_tokens=False)["input_ids"]
     rng = random.Random(0)
     head = f"{'prompt tokens':>13} {'chunk':>6} {'prefill s':>10} {'cancel p50 ms':>14} {'cancel max ms':>14}"
-    print(f"\n{TEXTWRAP.name} prompt, {args.repeats} repeats, {generation.PREFILL_CHUNK=} by default\n")
+    print(f"\n{TEXTWRAP.name} prompt, {args.repeats} repeats, {prefill.PREFILL_CHUNK=} by default\n")
     print(head)
     print("-" * len(head))
     for count in (int(t) for t in args.tokens.split(",")):
         prompt = loaded.tokenizer.decode(ids[:count])
         prefill_s(loaded, prompt)  # warm-up
         for chunk in (int(c) for c in args.chunks.split(",")):
-            generation.PREFILL_CHUNK = chunk or 10**9
+            prefill.PREFILL_CHUNK = chunk or 10**9
             times = [prefill_s(loaded, prompt) for _ in range(args.repeats)]
             p50 = statistics.median(times)
             waits = [

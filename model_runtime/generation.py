@@ -17,39 +17,25 @@ every stop rule, the streaming and the cancellation behave as without.
 from __future__ import annotations
 
 import contextlib
-import copy
-import functools
-import inspect
 import os
 import threading
 import time
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from model_runtime.cancellation import CancelFlag, Cancelled, check  # noqa: F401 (Cancelled: callers import it from here)
 from model_runtime.edits import SEPARATOR
 from model_runtime.loading import LoadedModel
-from model_runtime.prompt_cache import CachedPrompt, PromptCache
+from model_runtime.prefill import forward, logits_of, prefill
+from model_runtime.sampling import Sampling, sample, target_probs
 from model_runtime.speculation import DEFAULT_DRAFT, PromptLookup, accept_greedy, accept_sampled
 
 STOP_MODES = ("edit", "sequence", "eos")
 # Tokens decoded again at each step to look for a stop text (more for a longer stop text).
 STOP_TEXT_TAIL = 16
-# Prompt tokens per prefill forward pass: cancellation is checked between chunks. On the 2-core CPU, for 1,000- and
-# 2,000-token SmolLM2-135M prompts, 256-token chunks cut the wait for a cancel from 0.5-1.1 s to 0.2-0.4 s (p50),
-# prefilling between 7 % faster and 13 % slower than one pass; 128-token chunks wait less but prefill 14-47 % slower
-# (benchmarks/prefill_chunks.py, two runs).
-PREFILL_CHUNK = 256
 # Draft tokens per verification pass for k = 1 (0: no speculation); the ``speculate`` argument overrides it.
 SPECULATE_ENV = "EDITSEQ_SPECULATE"
-
-
-class Cancelled(Exception):
-    """Generation was cancelled through its ``cancel`` event."""
-
-
-class CancelFlag(Protocol):
-    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -125,13 +111,6 @@ class _Rules:
         return bool(row.finish)
 
 
-@dataclass(frozen=True)
-class _Sampling:
-    temperature: float
-    top_p: float
-    generator: Any
-
-
 def generate(
     loaded: LoadedModel,
     prompt_text: str,
@@ -169,7 +148,7 @@ def generate(
     cancel = cancel or threading.Event()
     generator = torch.Generator(device="cpu")
     generator.manual_seed(seed if seed is not None else torch.seed() % (2**63))
-    sampling = _Sampling(temperature, top_p, generator)
+    sampling = Sampling(temperature, top_p, generator)
     tokenizer = loaded.tokenizer
     prompt_ids = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
     if not prompt_ids:
@@ -181,7 +160,7 @@ def generate(
     rows = [_Row() for _ in range(k)]
     drafted = accepted = 0
     with loaded.lock, torch.inference_mode():
-        logits, cache, reused = _prefill(loaded, prompt_ids, cancel, cache_key)
+        logits, cache, reused = prefill(loaded, prompt_ids, cancel, cache_key)
         if drafts:
             drafter = PromptLookup(drafts)
             first_token_s, drafted, accepted = _decode_speculative(
@@ -232,7 +211,7 @@ def _decode_batch(
     cache,
     rows: list[_Row],
     rules: _Rules,
-    sampling: _Sampling,
+    sampling: Sampling,
     max_new_tokens: int,
     cancel: CancelFlag,
     started: float,
@@ -247,7 +226,7 @@ def _decode_batch(
     cache.batch_repeat_interleave(k)
     active = list(range(k))
     for step in range(max_new_tokens):
-        token, logprob = _sample(logits, sampling.temperature, sampling.top_p, sampling.generator)
+        token, logprob = sample(logits, sampling.temperature, sampling.top_p, sampling.generator)
         if step == 0:
             first_token_s = time.perf_counter() - started
         still = []
@@ -259,13 +238,13 @@ def _decode_batch(
                 still.append(position)
         if not still or step == max_new_tokens - 1:
             break
-        _check(cancel)
+        check(cancel)
         if len(still) < len(active):
             keep = torch.tensor(still, device=logits.device)
             cache.batch_select_indices(keep)
             token = token[keep]
             active = [active[p] for p in still]
-        logits = _forward(loaded.model, token[:, None].to(loaded.device), cache)
+        logits = forward(loaded.model, token[:, None].to(loaded.device), cache)
     return first_token_s
 
 
@@ -276,7 +255,7 @@ def _decode_speculative(
     prompt_ids: list[int],
     row: _Row,
     rules: _Rules,
-    sampling: _Sampling,
+    sampling: Sampling,
     max_new_tokens: int,
     cancel: CancelFlag,
     started: float,
@@ -293,7 +272,7 @@ def _decode_speculative(
 
     from model_runtime.verify_pass import exact_rows
 
-    token, logprob = _sample(logits, sampling.temperature, sampling.top_p, sampling.generator)
+    token, logprob = sample(logits, sampling.temperature, sampling.top_p, sampling.generator)
     first_token_s = time.perf_counter() - started
     new, logprobs = token.tolist(), logprob.tolist()
     text = list(prompt_ids)  # what the drafter looks in: the prompt and the tokens taken
@@ -301,20 +280,20 @@ def _decode_speculative(
     while True:
         for position, (token_id, token_logprob) in enumerate(zip(new, logprobs, strict=True)):
             if position:
-                _check(cancel)
+                check(cancel)
             if rules.take(row, 0, token_id, token_logprob) or len(row.ids) == max_new_tokens:
                 return first_token_s, drafted, accepted
         text.extend(new)
-        _check(cancel)
+        check(cancel)
         # The pass yields up to len(draft) + 1 tokens; never more than max_new_tokens allows.
         draft = drafter.get_candidates(text)[: max_new_tokens - len(row.ids) - 1]
         step = torch.tensor([[text[-1], *draft]], device=loaded.device)
         with exact_rows(loaded.model, len(draft) + 1, loaded.device) if draft else contextlib.nullcontext():
-            block = _logits(loaded.model, step, cache, keep=len(draft) + 1)[0]
+            block = logits_of(loaded.model, step, cache, keep=len(draft) + 1)[0]
         if sampling.temperature <= 0:
             new = accept_greedy(block, draft)
         else:
-            new = accept_sampled(_target_probs(block, sampling), draft, sampling.generator)
+            new = accept_sampled(target_probs(block, sampling), draft, sampling.generator)
         kept = len(new) - 1
         drafter.update(len(draft), kept)
         drafted, accepted = drafted + len(draft), accepted + kept
@@ -323,157 +302,6 @@ def _decode_speculative(
         chosen = block[: len(new)]
         picked = torch.tensor(new, device=chosen.device)[:, None]
         logprobs = (chosen.gather(-1, picked).squeeze(-1) - torch.logsumexp(chosen, dim=-1)).tolist()
-
-
-def _target_probs(logits, sampling: _Sampling):
-    """Each row's sampling distribution (temperature, then the nucleus), renormalised: what ``_sample`` draws from."""
-    import torch
-
-    scaled = logits / sampling.temperature
-    if sampling.top_p < 1.0:
-        kept = _nucleus(scaled, sampling.top_p)
-        return kept / kept.sum(dim=-1, keepdim=True)
-    return torch.softmax(scaled, dim=-1)
-
-
-def _check(cancel: CancelFlag) -> None:
-    if cancel.is_set():
-        raise Cancelled("generation was cancelled")
-
-
-def _prompt_store(loaded: LoadedModel) -> PromptCache:
-    """The model's prompt caches (``loaded.prompt_cache``; setting it to None clears them)."""
-    if not isinstance(loaded.prompt_cache, PromptCache):
-        loaded.prompt_cache = PromptCache()
-    return loaded.prompt_cache
-
-
-def _prefill(
-    loaded: LoadedModel, prompt_ids: list[int], cancel: CancelFlag, key: Hashable = None
-) -> tuple[Any, Any, int]:
-    """Logits after the prompt (batch 1) and a private copy of its KV cache, reusing the common prefix of the last
-    prompt kept under ``key``.
-
-    The new tokens run ``PREFILL_CHUNK`` at a time with ``cancel`` checked before each chunk; a cancelled prefill
-    keeps what it ran as the stored prefix, so the next call for the same buffer starts from there.
-    Returns (logits, cache, number of prompt tokens that did not need a forward pass).
-    """
-    import torch
-
-    from model_runtime.kv_cache import growing_cache
-
-    store = _prompt_store(loaded)
-    stored = store.get(key)
-    reused = 0
-    cache = growing_cache()
-    logits = None
-    if stored is not None:
-        reused = _common_prefix(stored.ids, prompt_ids)
-        if reused == len(prompt_ids) == len(stored.ids):
-            _check(cancel)
-            return stored.logits.clone(), copy.deepcopy(stored.cache), reused
-        reused = min(reused, len(prompt_ids) - 1)  # at least one token must run to give the next logits
-        if reused > 0:
-            cache = copy.deepcopy(stored.cache)
-            cache.crop(reused - len(stored.ids)) if len(stored.ids) > reused else None
-    done = reused
-    while done < len(prompt_ids):
-        if cancel.is_set():
-            if done > reused:  # keep the chunks that ran; the cache is ours, nobody else holds it
-                store.put(key, CachedPrompt(list(prompt_ids[:done]), cache, logits))
-            raise Cancelled("generation was cancelled")
-        chunk = prompt_ids[done : done + PREFILL_CHUNK]
-        logits = _forward(loaded.model, torch.tensor([chunk], device=loaded.device), cache)
-        done += len(chunk)
-    store.put(key, CachedPrompt(list(prompt_ids), copy.deepcopy(cache), logits.clone()))
-    return logits, cache, reused
-
-
-def _forward(model, input_ids, cache):
-    """Next-token logits (float32) of the last position; ``cache`` is extended in place."""
-    return _logits(model, input_ids, cache, keep=1)[:, -1, :]
-
-
-def _logits(model, input_ids, cache, *, keep: int):
-    """Logits (float32) of the last ``keep`` positions, shape (batch, keep, vocabulary); ``cache`` is extended."""
-    # transformers 5 renamed the argument to ``cache``; models written for older versions still take the old name.
-    arguments = _forward_arguments(type(model))
-    extra = {"logits_to_keep": keep} if "logits_to_keep" in arguments else {}
-    # logits_to_keep: the prompt's other positions need no vocabulary projection (a 300-token SmolLM2 prompt
-    # spends about 8 GFLOP on logits nobody reads).
-    out = model(input_ids=input_ids, use_cache=True, **{_cache_argument(type(model)): cache}, **extra)
-    return out.logits[:, -keep:, :].float()
-
-
-@functools.lru_cache(maxsize=16)
-def _forward_arguments(model_class: type) -> frozenset[str]:
-    return frozenset(inspect.signature(model_class.forward).parameters)
-
-
-def _cache_argument(model_class: type) -> str:
-    return "cache" if "cache" in _forward_arguments(model_class) else "past_key_values"
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
-# Nucleus sampling looks at this many most likely tokens first; a full-vocabulary sort is needed only when their
-# mass stays below top_p (rare at the temperatures used), so the result is exact either way.
-TOP_K_FIRST = 64
-
-
-def _sample(logits, temperature: float, top_p: float, generator):
-    """Next tokens (one per row) and their log-probabilities under the model (temperature 1, no truncation)."""
-    import torch
-
-    if temperature <= 0:
-        token = logits.argmax(dim=-1)
-    else:
-        scaled = logits / temperature
-        if top_p < 1.0:
-            # Draw among the nucleus only: a multinomial over the whole vocabulary costs milliseconds per step
-            # (49k tokens for SmolLM2) for the same distribution.
-            kept, order = _nucleus_kept(scaled, top_p)
-            drawn = torch.multinomial(kept.cpu(), 1, generator=generator).to(logits.device)
-            token = order.gather(-1, drawn).squeeze(-1)
-        else:
-            probs = torch.softmax(scaled, dim=-1)
-            token = torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(-1).to(logits.device)
-    # log p(token) = logit - logsumexp(logits): one pass over the vocabulary instead of a full log_softmax copy.
-    return token, logits.gather(-1, token[:, None]).squeeze(-1) - torch.logsumexp(logits, dim=-1)
-
-
-def _nucleus(scaled, top_p: float):
-    """Probabilities restricted to the smallest set of tokens whose mass reaches top_p (the most likely token is
-    always kept), zero elsewhere and not renormalised (``torch.multinomial`` does that); rows of ``scaled`` are
-    logits divided by the temperature."""
-    import torch
-
-    kept, order = _nucleus_kept(scaled, top_p)
-    return torch.zeros_like(scaled).scatter(-1, order, kept)
-
-
-def _nucleus_kept(scaled, top_p: float):
-    """(kept, order): the nucleus probabilities (not renormalised; zero outside the nucleus) of the tokens
-    ``order``, most likely first: the top TOP_K_FIRST tokens, or the whole vocabulary when those hold less than
-    top_p in some row."""
-    import torch
-
-    log_total = torch.logsumexp(scaled, dim=-1, keepdim=True)
-    k = min(TOP_K_FIRST, scaled.shape[-1])
-    top, order = scaled.topk(k, dim=-1)
-    top_probs = (top - log_total).exp()
-    if bool((top_probs.sum(dim=-1) < top_p).any()) and k < scaled.shape[-1]:
-        top, order = scaled.sort(dim=-1, descending=True)
-        top_probs = (top - log_total).exp()
-    drop = top_probs.cumsum(dim=-1) - top_probs > top_p
-    return top_probs.masked_fill(drop, 0.0), order
 
 
 def _finish(row: _Row, token_id: int, diff_id: int, stop_ids: frozenset[int], stop: str, tokenizer) -> str:

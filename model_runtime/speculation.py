@@ -116,7 +116,7 @@ def accept_sampled(probs: Any, draft: Sequence[int], generator: Any) -> list[int
     """
     import torch
 
-    probs = probs.cpu()  # the generator draws on the CPU, as generation._sample's does
+    probs = probs.cpu()  # the generator draws on the CPU, as sampling.sample does
     kept: list[int] = []
     for position, token in enumerate(draft):
         row = probs[position]

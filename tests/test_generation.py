@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from model_runtime import generation
+from model_runtime import prefill
 from model_runtime.edits import resolve
 from model_runtime.generation import Cancelled, generate
 from model_runtime.loading import load_model
@@ -95,14 +95,14 @@ class SetAfter:
 def test_a_prompt_run_in_chunks_decodes_as_in_one_pass(loaded, monkeypatch):
     whole = generate(loaded, prompt_for_state(2), temperature=0)
     loaded.prompt_cache = None
-    monkeypatch.setattr(generation, "PREFILL_CHUNK", 3)
+    monkeypatch.setattr(prefill, "PREFILL_CHUNK", 3)
     chunked = generate(loaded, prompt_for_state(2), temperature=0)
     assert chunked.prompt_tokens > 3 * 2
     assert chunked.candidates[0].token_ids == whole.candidates[0].token_ids
 
 
 def test_cancelling_a_prefill_stops_between_chunks_and_keeps_the_chunks_that_ran(loaded, monkeypatch):
-    monkeypatch.setattr(generation, "PREFILL_CHUNK", 3)
+    monkeypatch.setattr(prefill, "PREFILL_CHUNK", 3)
     prompt = prompt_for_state(2)
     ids = loaded.tokenizer(prompt, add_special_tokens=False)["input_ids"]
     with pytest.raises(Cancelled):

@@ -111,7 +111,9 @@ def test_suggest_keeps_each_documents_prompt_under_its_key(loaded):
     suggest(loaded, buffer, instruction=KNOWN_INSTRUCTION, k=1, temperature=0, cache_key="file:///a.py")
     suggest(loaded, "x = 1\n", k=1, temperature=0, max_new_tokens=4, cache_key="file:///b.py")
     assert loaded.prompt_cache.keys() == ["file:///a.py", "file:///b.py"]
-    again = suggest(loaded, buffer, instruction=KNOWN_INSTRUCTION, k=1, temperature=0, cache_key="file:///a.py")
+    again = suggest(
+        loaded, buffer, instruction=KNOWN_INSTRUCTION, k=1, temperature=0, cache_key="file:///a.py"
+    )
     first = loaded.prompt_cache.get("file:///a.py")
     assert again.suggestions and again.suggestions[0].program == KNOWN_STATES[2]
     assert first.ids  # the document's prompt is still there after the other document's request

@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model_runtime.generation import _nucleus
+from model_runtime.sampling import nucleus as _nucleus
 
 
 def full_sort_nucleus(scaled: torch.Tensor, top_p: float) -> torch.Tensor:
@@ -32,7 +32,7 @@ def test_nucleus_matches_the_full_sort_for_flat_and_peaked_distributions(seed, v
 
 
 def test_sampling_draws_from_the_nucleus_with_its_probabilities():
-    from model_runtime.generation import _sample
+    from model_runtime.sampling import sample as _sample
 
     logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05] + [0.0] * 96]) + 1e-12)
     generator = torch.Generator().manual_seed(0)

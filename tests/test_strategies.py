@@ -202,8 +202,12 @@ def test_continue_writes_only_from_the_cursor_and_stops_at_the_next_line(continu
     top = result.suggestions[0]
     assert top.final_program == FINAL and len(top.steps) == 2
     new_lines = "    result.append(min(xs))\n    result.append(max(xs))\n"
-    written = len(continue_model.tokenizer(new_lines + "    return result\n", add_special_tokens=False)["input_ids"])
-    assert result.timings.new_tokens <= written  # stopped on repeating `return result`, not at the closing fence
+    written = len(
+        continue_model.tokenizer(new_lines + "    return result\n", add_special_tokens=False)["input_ids"]
+    )
+    assert (
+        result.timings.new_tokens <= written
+    )  # stopped on repeating `return result`, not at the closing fence
 
 
 def test_continue_refuses_an_answer_that_changes_the_line_after_the_cursor(tmp_path):

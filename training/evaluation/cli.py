@@ -417,7 +417,8 @@ def next_edit(
         help="--git: plain (the parent's file) and/or replay (the commit's other hunks first).",
     ),
     strategy: str = typer.Option(
-        None, help="--git: the runtime's suggestion strategy (lintseq, fim, rewrite, continue); default: the model's."
+        None,
+        help="--git: the runtime's suggestion strategy (lintseq, fim, rewrite, continue); default: the model's.",
     ),
     cases_only: bool = typer.Option(
         False,
