@@ -255,7 +255,7 @@ def _outcomes(
     if backend == "ray":
         from training.scale import ray_outcomes
 
-        yield from ray_outcomes(tasks, options, workers=workers, address=address)
+        yield from ray_outcomes(tasks, process_line, options, workers=workers, address=address)
         return
     if backend != "local":
         raise ValueError(f"unknown backend {backend!r}; choose local or ray")

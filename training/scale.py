@@ -1,5 +1,7 @@
 """The LintSeq job on a Ray cluster: the same ``process_line`` work, spread over the cluster's CPUs.
 
+The caller (``datagen``) hands its work function over, so this module does not import it back.
+
 Every sample's seed is derived from (seed, id, sample) and results come back in input order, so the records are
 byte-for-byte those of the local backend whatever the number of nodes or workers. Ray is the ``scale`` extra
 (``pip install 'editseq[scale]'``); it is imported only when this backend runs.
@@ -12,16 +14,14 @@ A real cluster: install EditSeq with the extra on every node, start the head (``
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 
 BATCH = 16  # input lines per Ray task: one line takes milliseconds, a task's overhead about a millisecond
 
 
-def _process_batch(tasks: list[tuple[int, str, frozenset[int]]], options) -> list:
-    from training.datagen import process_line
-
-    return [process_line(line_no, line, options, skip) for line_no, line, skip in tasks]
+def _process_batch(tasks: list[tuple[int, str, frozenset[int]]], work: Callable, options) -> list:
+    return [work(line_no, line, options, skip) for line_no, line, skip in tasks]
 
 
 def _batches(tasks: Iterable, size: int) -> Iterator[list]:
@@ -30,8 +30,11 @@ def _batches(tasks: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-def ray_outcomes(tasks: Iterable, options, *, workers: int = 1, address: str | None = None) -> Iterator:
-    """``process_line`` outcomes of ``tasks`` computed by Ray tasks, in input order.
+def ray_outcomes(
+    tasks: Iterable, work: Callable, options, *, workers: int = 1, address: str | None = None
+) -> Iterator:
+    """``work(line_no, line, options, skip)`` (``datagen.process_line``) of each of ``tasks``, computed by Ray
+    tasks, in input order.
 
     Joins the cluster at ``address`` (``"auto"`` for the one this machine belongs to), uses an already initialised
     Ray, or starts a local one with ``workers`` CPUs, and shuts down only a Ray it started itself.
@@ -53,7 +56,7 @@ def ray_outcomes(tasks: Iterable, options, *, workers: int = 1, address: str | N
         # Enough tasks queued to keep every CPU busy, few enough that results do not pile up in the object store.
         window = 2 * max(1, workers)
         for chunk in _batches(tasks, BATCH):
-            in_flight.append(remote.remote(chunk, shared))
+            in_flight.append(remote.remote(chunk, work, shared))
             if len(in_flight) >= window:
                 yield from ray.get(in_flight.popleft())
         while in_flight:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import typer
 
+from training.evaluation.common import fail, load_for_eval, log, select_problems
+
 eval_app = typer.Typer(
     help="Evaluate models: HumanEval pass@k in a sandbox, scoring samples files, the next-edit benchmark.",
     no_args_is_help=True,
@@ -19,77 +21,29 @@ eval_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     """Add the ``eval`` command group to the ``editseq`` app."""
-    from training.evaluation import next_edit_cli, product_cli  # they import this module's helpers
+    from training.evaluation import next_edit_cli, product_cli
 
     product_cli.register(eval_app)
     next_edit_cli.register(eval_app)
     app.add_typer(eval_app, name="eval")
 
 
-def _fail(message: str) -> None:
-    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
-    raise typer.Exit(1)
-
-
-def _log(message: str) -> None:
-    typer.echo(message, err=True)
-
-
 def _parse_ks(text: str) -> list[int]:
     try:
         ks = sorted({int(k) for k in text.split(",") if k.strip()})
     except ValueError:
-        _fail(f"--k takes comma-separated integers, got {text!r}")
+        fail(f"--k takes comma-separated integers, got {text!r}")
     if not ks or ks[0] < 1:
-        _fail("--k needs positive integers")
+        fail("--k needs positive integers")
     return ks
-
-
-def load_for_eval(
-    model: str, adapter: str | None, device: str, dtype: str, trust_remote_code: bool, quantize: str = "none"
-):
-    """Load ``model`` (a registry name, ``default`` = the registry's default, or a path) and an optional adapter
-    (``default`` = the LintSeq adapter in models/, trained on SmolLM2-135M: use it with ``smollm2-135m-instruct``,
-    or name ``editseq-smollm2-135m-lintseq`` as the model)."""
-    from model_runtime import default_model
-    from model_runtime.loading import ModelLoadError, load_model
-
-    try:
-        if adapter == "default":
-            adapter = str(default_model.adapter_dir())
-        return load_model(
-            model,
-            device=device,
-            dtype=dtype,
-            adapter=adapter,
-            trust_remote_code=trust_remote_code,
-            quantize=quantize,
-        )
-    except ModelLoadError as error:
-        _fail(str(error))
 
 
 def _chat_template(loaded):
     from training.datasets import chat_prompt
 
     if not getattr(loaded.tokenizer, "chat_template", None):
-        _fail("--chat needs a tokenizer with a chat template; this model has none")
+        fail("--chat needs a tokenizer with a chat template; this model has none")
     return lambda instruction, mode: chat_prompt(loaded.tokenizer, instruction, mode)
-
-
-def select_problems(limit: int | None, every: int, tasks: str | None) -> list:
-    """The HumanEval problems asked for: the first ``limit``, every ``every``-th, only ``tasks`` (comma-separated
-    task ids; an unknown one is an error)."""
-    from training.evaluation.humaneval import load_problems
-
-    problems = load_problems(limit=limit)[::every]
-    if tasks:
-        wanted = {t.strip() for t in tasks.split(",") if t.strip()}
-        missing = wanted - {p.task_id for p in problems}
-        if missing:
-            _fail(f"unknown task ids: {', '.join(sorted(missing))}")
-        problems = [p for p in problems if p.task_id in wanted]
-    return problems
 
 
 def _print_summary(label: str, records: list[dict], ks: list[int]) -> None:
@@ -155,11 +109,11 @@ def humaneval(
     from training.evaluation.sandbox import Limits
 
     if mode not in MODES:
-        _fail(f"unknown --mode {mode!r}; choose one of {', '.join(MODES)}")
+        fail(f"unknown --mode {mode!r}; choose one of {', '.join(MODES)}")
     if chat and mode == "completion":
-        _fail("--chat applies to the instruct modes (lintseq, baseline), not to completion")
+        fail("--chat applies to the instruct modes (lintseq, baseline), not to completion")
     if repair and mode != "lintseq":
-        _fail("--repair applies to --mode lintseq")
+        fail("--repair applies to --mode lintseq")
     ks = _parse_ks(k)
     problems = select_problems(limit, every, tasks)
     loaded = load_for_eval(model, adapter, device, dtype, trust_remote_code, quantize)
@@ -215,10 +169,10 @@ def humaneval(
             limits=Limits(timeout_s=timeout),
             workers=workers,
             prompts_per_batch=prompts_per_batch,
-            log=_log,
+            log=log,
         )
     except ConfigMismatch as error:
-        _fail(str(error))
+        fail(str(error))
     typer.echo(f"results: {out}")
     from training.evaluation.report import run_label
 
@@ -262,7 +216,7 @@ def execute(
             samples, load_problems(problems_file), limits=Limits(timeout_s=timeout), workers=workers
         )
     except ValueError as error:
-        _fail(str(error))
+        fail(str(error))
     typer.echo(f"verdicts: {out}")
     _print_summary(samples.name, records, ks)
 
@@ -290,14 +244,14 @@ def rescore(
 
     ks = _parse_ks(k)
     if out.resolve() == results.resolve():
-        _fail("--out must be another file: the source's results are kept")
+        fail("--out must be another file: the source's results are kept")
     limits = Limits(timeout_s=timeout)
     try:  # a ConfigMismatch (out holds another run) is a ValueError too
         before, after = rescore_results(
-            results, load_problems(), out=out, repair=repair, limits=limits, workers=workers, log=_log
+            results, load_problems(), out=out, repair=repair, limits=limits, workers=workers, log=log
         )
     except ValueError as error:
-        _fail(str(error))
+        fail(str(error))
     typer.echo(f"results: {out}")
     rows = []
     for path, records in ((results, before), (out, after)):
@@ -327,7 +281,7 @@ def report(
     try:
         runs = load_runs(results)
     except ValueError as error:
-        _fail(str(error))
+        fail(str(error))
     runs = {label: _every_nth_problem(recs, every, label) for label, recs in runs.items()}
     typer.echo(format_table([(label, summarise(recs, ks)) for label, recs in runs.items()], ks))
     if failures:
@@ -351,7 +305,7 @@ def _every_nth_problem(records: list[dict], every: int, name: str) -> list[dict]
     wanted = _every_nth_task_id(every)
     kept = [r for r in records if r.get("task_id") in wanted]
     if not kept:
-        _fail(f"{name} has no results in the --every {every} subset")
+        fail(f"{name} has no results in the --every {every} subset")
     return kept
 
 
@@ -377,14 +331,14 @@ def compare(
     records = {path: read_records(path) for path in (a, b)}
     for path, recs in records.items():
         if not recs:
-            _fail(f"{path} has no results")
+            fail(f"{path} has no results")
         records[path] = _every_nth_problem(recs, every, str(path))
     try:
         differences = paired_bootstrap(
             records[a], records[b], ks, resamples=resamples, confidence=confidence, seed=seed
         )
     except ValueError as error:
-        _fail(str(error))
+        fail(str(error))
     for name, path in (("A", a), ("B", b)):
         recs = records[path]
         typer.echo(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from training.evaluation.cli import _fail, _log, load_for_eval
+from training.evaluation.common import fail, load_for_eval, log
 from training.evaluation.next_edit import STRATEGIES as STRATEGY_NAMES
 
 
@@ -81,14 +81,14 @@ def next_edit(
     With --git: the top suggestion against code really inserted by a repository's commits, per variant."""
     if git is not None:
         if paths:
-            _fail("give either PATHS or --git, not both")
+            fail("give either PATHS or --git, not both")
         _next_edit_git(
             git, rev, limit, variants, strategy, cases_only, model, adapter, history_length, k, temperature,
             top_p, max_new_tokens, out, device, dtype, quantize, seed, trust_remote_code,
         )  # fmt: skip
         return
     if not paths:
-        _fail("give corpus JSONL files or Python files/dirs, or --git REPO")
+        fail("give corpus JSONL files or Python files/dirs, or --git REPO")
     from model_runtime.suggestions import suggest as suggest_edits
     from training.evaluation.next_edit import (
         cases_for,
@@ -103,17 +103,17 @@ def next_edit(
     try:
         options = {s: strategy_options(s, history_length) for s in chosen}
     except ValueError as error:
-        _fail(str(error))
+        fail(str(error))
     found = load_programs(paths, all_splits=all_splits)
     if not found:
-        _fail("no programs found (a corpus JSONL contributes only its 'valid' split unless --all-splits)")
+        fail("no programs found (a corpus JSONL contributes only its 'valid' split unless --all-splits)")
     cases = [
         c
         for pid, ins, prog in found[:programs]
         for c in cases_for(pid, ins, prog, seed=seed, max_steps=steps)
     ]
     if not cases:
-        _fail("the programs gave no cases (each needs at least two LintSeq steps)")
+        fail("the programs gave no cases (each needs at least two LintSeq steps)")
     loaded = load_for_eval(model, adapter, device, dtype, trust_remote_code)
 
     def run_one(case, strategy):
@@ -145,9 +145,9 @@ def next_edit(
     from training.evaluation.results import ConfigMismatch
 
     try:
-        rows = run_next_edit(cases, chosen, run_one, k=k, config=config, out=out, log=_log)
+        rows = run_next_edit(cases, chosen, run_one, k=k, config=config, out=out, log=log)
     except ConfigMismatch as error:
-        _fail(str(error))
+        fail(str(error))
     typer.echo(f"results: {out} ({len(cases)} cases from {min(len(found), programs)} programs)")
     typer.echo(format_summary(summarise_rows(rows), k))
 
@@ -166,13 +166,13 @@ def _next_edit_git(
 
     chosen = [v.strip() for v in variants.split(",") if v.strip()]
     if not chosen or set(chosen) - set(VARIANTS):
-        _fail(f"--variants takes a comma-separated subset of {', '.join(VARIANTS)}, got {variants!r}")
+        fail(f"--variants takes a comma-separated subset of {', '.join(VARIANTS)}, got {variants!r}")
     try:
         cases, stats = build_cases(repo, rev, limit=limit)
     except subprocess.CalledProcessError as error:
-        _fail(f"git failed on {repo}: {error.stderr.decode(errors='replace').strip()}")
+        fail(f"git failed on {repo}: {error.stderr.decode(errors='replace').strip()}")
     skipped = ", ".join(f"{reason}: {n}" for reason, n in stats.skipped.most_common()) or "none"
-    (typer.echo if cases_only else _log)(
+    (typer.echo if cases_only else log)(
         f"{len(cases)} cases, {sum(c.has_history for c in cases)} of them with history (their replay differs "
         f"from plain); {stats.commits} commits, {stats.files} modified .py files, {stats.hunks} hunks, "
         f"{stats.insertions} insertions of 1-12 lines; skipped: {skipped}"
@@ -180,7 +180,7 @@ def _next_edit_git(
     if cases_only:
         return
     if not cases:
-        _fail("the history gave no cases (pure insertions of 1-12 lines of code into .py files)")
+        fail("the history gave no cases (pure insertions of 1-12 lines of code into .py files)")
     loaded = load_for_eval(model, adapter, device, dtype, trust_remote_code, quantize)
     # Only named when asked for, so that a runtime without strategies still runs the model's default.
     named = {"strategy": strategy} if strategy else {}
@@ -219,9 +219,9 @@ def _next_edit_git(
         "seed": seed,
     }
     try:
-        rows = run_git_next_edit(cases, chosen, suggest_case, config=config, out=out, log=_log)
+        rows = run_git_next_edit(cases, chosen, suggest_case, config=config, out=out, log=log)
     except (ConfigMismatch, ValueError) as error:
-        _fail(str(error))
+        fail(str(error))
     typer.echo(f"results: {out} ({len(cases)} cases)")
     typer.echo(format_summary(summarise(rows)))
 
@@ -251,13 +251,13 @@ def next_edit_compare(
     rows = {path: read_records(path) for path in (a, b)}
     for path, recs in rows.items():
         if not recs or "variant" not in recs[0]:
-            _fail(f"{path} has no results of `eval next-edit --git`")
+            fail(f"{path} has no results of `eval next-edit --git`")
     try:
         difference = compare_line_f1(
             rows[a], rows[b], variant, b_variant, resamples=resamples, confidence=confidence, seed=seed
         )
     except ValueError as error:
-        _fail(str(error))
+        fail(str(error))
     for name, path, which in (("A", a, variant), ("B", b, b_variant or variant)):
         typer.echo(f"{name}: {run_label(rows[path][0].get('config'))}, {which} ({path.name})")
     typer.echo(format_difference(difference, f"{variant} - {b_variant or variant}", confidence))

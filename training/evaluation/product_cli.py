@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from training.evaluation.cli import _fail, _log, load_for_eval, select_problems
+from training.evaluation.common import fail, load_for_eval, log, select_problems
 
 
 def register(group: typer.Typer) -> None:
@@ -69,15 +69,15 @@ def accept_until_done(
     from training.evaluation.sandbox import Limits
 
     if until not in UNTIL:
-        _fail(f"--until takes one of {', '.join(UNTIL)}, got {until!r}")
+        fail(f"--until takes one of {', '.join(UNTIL)}, got {until!r}")
     if cursor not in ("end", "function"):
-        _fail(f"--cursor takes end or function, got {cursor!r}")
+        fail(f"--cursor takes end or function, got {cursor!r}")
     problems = select_problems(limit, every, tasks)
     loaded = load_for_eval(model, None, device, dtype, False, quantize)
     try:
         strategy = resolve_strategy(strategy, loaded)
     except ValueError as error:
-        _fail(str(error))
+        fail(str(error))
 
     def suggest_next(problem, buffer: str):
         line = function_end_line(buffer, problem.entry_point) if cursor == "function" else None
@@ -123,10 +123,10 @@ def accept_until_done(
             budget=Budget(max_rounds, max_steps),
             until=until,
             limits=Limits(timeout_s=timeout),
-            log=_log,
+            log=log,
         )
     except ConfigMismatch as error:
-        _fail(str(error))
+        fail(str(error))
     typer.echo(f"results: {out}")
     typer.echo(format_summary(summarise(records)))
 
@@ -155,11 +155,11 @@ def accept_until_done_compare(
     rows = {path: read_records(path) for path in (a, b)}
     for path, recs in rows.items():
         if not recs or recs[0].get("config", {}).get("benchmark") != "accept-until-done":
-            _fail(f"{path} has no results of `eval accept-until-done`")
+            fail(f"{path} has no results of `eval accept-until-done`")
     try:
         difference = compare_pass(rows[a], rows[b], resamples=resamples, confidence=confidence, seed=seed)
     except ValueError as error:
-        _fail(str(error))
+        fail(str(error))
     shared_a, shared_b = shared_records(rows[a], rows[b])
     for name, path in (("A", a), ("B", b)):
         typer.echo(f"{name}: {run_label(rows[path][0].get('config'))} ({path.name}, {len(rows[path])} tasks)")
