@@ -271,3 +271,15 @@ def test_the_command_runs_a_humaneval_problem_and_resumes(loaded, tmp_path):
     assert "| tiny" not in result.output and "| 1 | 0.0% |" in result.output
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and "1 problems already done" in again.output and len(read_records(out)) == 1
+
+
+def test_lint_regressions_names_the_programs_that_add_a_pyflakes_error():
+    from training.evaluation.accept_until_done import lint_regressions
+
+    prompts = {"T/0": "def f(xs):\n    pass\n", "T/1": "def g(x):\n    pass\n"}
+    records = [
+        {"task_id": "T/0", "program": "def f(xs):\n    return sum(xs)\n"},
+        {"task_id": "T/1", "program": "def g(x):\n    return y\n"},  # y is undefined
+        {"task_id": "T/9", "program": "print(z)\n"},  # no prompt known: not judged
+    ]
+    assert lint_regressions(records, prompts) == ["T/1"]

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from model_runtime import lint
 from model_runtime.edits import parse_edit
 from model_runtime.suggestions import Suggestion, SuggestResult, placements_for
 from training.evaluation.compare import Difference, paired_difference
@@ -332,6 +333,16 @@ def format_summary(summaries: Sequence[Summary]) -> str:
             f"{_seconds(s.s_per_step_p50)} | {_seconds(s.s_per_call_p50)} | {100 * s.no_valid_suggestion:.1f}% |"
         )
     return "\n".join(lines)
+
+
+def lint_regressions(records: Iterable[dict], prompts: dict[str, str]) -> list[str]:
+    """Task ids whose accepted program has a pyflakes error its prompt did not have: what the editor's check is
+    there to prevent (every accepted step was validated, so this should stay empty)."""
+    return [
+        r["task_id"]
+        for r in records
+        if r["task_id"] in prompts and lint.new_errors(prompts[r["task_id"]], r["program"])
+    ]
 
 
 def shared_records(records_a: Sequence[dict], records_b: Sequence[dict]) -> tuple[list[dict], list[dict]]:

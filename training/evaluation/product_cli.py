@@ -146,10 +146,12 @@ def accept_until_done_compare(
         compare_pass,
         format_difference,
         format_summary,
+        lint_regressions,
         run_label,
         shared_records,
         summarise,
     )
+    from training.evaluation.humaneval import load_problems
     from training.evaluation.results import read_records
 
     rows = {path: read_records(path) for path in (a, b)}
@@ -165,3 +167,10 @@ def accept_until_done_compare(
         typer.echo(f"{name}: {run_label(rows[path][0].get('config'))} ({path.name}, {len(rows[path])} tasks)")
     typer.echo(format_summary([*summarise(shared_a), *summarise(shared_b)]))
     typer.echo(format_difference(difference, confidence))
+    prompts = {problem.task_id: problem.prompt for problem in load_problems()}
+    for name, shared in (("A", shared_a), ("B", shared_b)):
+        bad = lint_regressions(shared, prompts)
+        typer.echo(
+            f"{name}: {len(bad)} of {len(shared)} accepted programs add a pyflakes error to their prompt"
+            + (f" ({', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''})" if bad else "")
+        )
