@@ -42,8 +42,12 @@ def test_no_module_imports_itself_back():
 
 def test_the_layers_import_one_way():
     graph = import_graph()
-    wrong = [(a, b) for a, b in graph.edges if a.startswith("model_runtime") and not b.startswith("model_runtime")]
-    wrong += [(a, b) for a, b in graph.edges if {a.split(".")[0], b.split(".")[0]} == {"lsp_server", "training"}]
+    wrong = [
+        (a, b) for a, b in graph.edges if a.startswith("model_runtime") and not b.startswith("model_runtime")
+    ]
+    wrong += [
+        (a, b) for a, b in graph.edges if {a.split(".")[0], b.split(".")[0]} == {"lsp_server", "training"}
+    ]
     assert wrong == []
 
 
