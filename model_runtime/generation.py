@@ -97,6 +97,7 @@ class _Rules:
     stop_ids: frozenset[int]
     stop: str
     stop_texts: tuple[str, ...]
+    stop_at_start: tuple[str, ...]
     on_token: Callable[[int, str], None] | None
 
     def take(self, row: _Row, index: int, token_id: int, logprob: float) -> bool:
@@ -105,6 +106,12 @@ class _Rules:
         row.logprobs.append(logprob)
         row.finish = _finish(row, token_id, self.diff_id, self.stop_ids, self.stop, self.tokenizer)
         if not row.finish and self.stop_texts and _ends_with_stop(row.ids, self.stop_texts, self.tokenizer):
+            row.finish = "stop"
+        if (
+            not row.finish
+            and self.stop_at_start
+            and _starts_with_stop(row.ids, self.stop_at_start, self.tokenizer)
+        ):
             row.finish = "stop"
         if self.on_token is not None:
             _stream(row, index, self.tokenizer, self.on_token)
@@ -124,6 +131,7 @@ def generate(
     on_token: Callable[[int, str], None] | None = None,
     seed: int | None = None,
     stop_texts: tuple[str, ...] = (),
+    stop_at_start: tuple[str, ...] = (),
     speculate: int | None = None,
     cache_key: Hashable = None,
 ) -> GenerationResult:
@@ -131,7 +139,9 @@ def generate(
 
     ``stop="edit"`` ends a candidate at the next ``<|diff|>`` (the end of the next edit) or eos; ``stop="sequence"``
     ends it at eos or at the empty edit that closes a LintSeq sequence; ``stop="eos"`` at eos only. Any of
-    ``stop_texts`` (for example a closing code fence) also ends a candidate; its text is cut before it. ``temperature == 0`` decodes greedily.
+    ``stop_texts`` (for example a closing code fence) also ends a candidate; its text is cut before it. ``stop_at_start`` texts end a candidate
+    that begins with one of them, and its text is then empty (a model repeating what follows instead of adding to
+    it). ``temperature == 0`` decodes greedily.
     ``on_token(index, piece)`` receives each candidate's new text as it is produced. ``cancel.is_set()`` is checked
     before every forward pass; a cancelled call raises Cancelled.
     ``speculate``: draft tokens per verification pass when ``k == 1`` (0: none; None: ``$EDITSEQ_SPECULATE``, else
@@ -154,7 +164,7 @@ def generate(
     if not prompt_ids:
         raise ValueError("the prompt is empty")
     stop_ids = frozenset(loaded.eos_token_ids)
-    rules = _Rules(tokenizer, loaded.diff_token_id, stop_ids, stop, stop_texts, on_token)
+    rules = _Rules(tokenizer, loaded.diff_token_id, stop_ids, stop, stop_texts, stop_at_start, on_token)
 
     started = time.perf_counter()
     rows = [_Row() for _ in range(k)]
@@ -181,7 +191,9 @@ def generate(
                 loaded, logits, cache, rows, rules, sampling, max_new_tokens, cancel, started
             )
     total = time.perf_counter() - started
-    candidates = [_candidate(row, tokenizer, loaded.diff_token_id, stop_ids, stop_texts) for row in rows]
+    candidates = [
+        _candidate(row, tokenizer, loaded.diff_token_id, stop_ids, stop_texts, stop_at_start) for row in rows
+    ]
     new_tokens = sum(len(row.ids) for row in rows)
     rate = new_tokens / total if total > 0 else 0.0
     timings = Timings(first_token_s, total, new_tokens, rate, drafted, accepted)
@@ -325,6 +337,14 @@ def _ends_with_stop(ids: list[int], stop_texts: tuple[str, ...], tokenizer) -> b
     return any(text in tail for text in stop_texts)
 
 
+def _starts_with_stop(ids: list[int], stop_at_start: tuple[str, ...], tokenizer) -> bool:
+    # Only while the output is short enough to be one of them (every token holds at least one character).
+    if len(ids) > max(map(len, stop_at_start)):
+        return False
+    text = tokenizer.decode(ids, skip_special_tokens=False)
+    return any(text.startswith(start) for start in stop_at_start)
+
+
 def _stream(row: _Row, index: int, tokenizer, on_token: Callable[[int, str], None]) -> None:
     text = tokenizer.decode(row.ids, skip_special_tokens=False)
     if text.startswith(row.emitted) and len(text) > len(row.emitted):
@@ -333,7 +353,12 @@ def _stream(row: _Row, index: int, tokenizer, on_token: Callable[[int, str], Non
 
 
 def _candidate(
-    row: _Row, tokenizer, diff_id: int, stop_ids: frozenset[int], stop_texts: tuple[str, ...] = ()
+    row: _Row,
+    tokenizer,
+    diff_id: int,
+    stop_ids: frozenset[int],
+    stop_texts: tuple[str, ...] = (),
+    stop_at_start: tuple[str, ...] = (),
 ) -> Candidate:
     ids = row.ids
     if (
@@ -343,6 +368,8 @@ def _candidate(
     ):
         ids = ids[:-1]
     text = tokenizer.decode(ids, skip_special_tokens=False)
+    if row.finish == "stop" and any(text.startswith(start) for start in stop_at_start):
+        return Candidate("", tuple(row.ids), tuple(row.logprobs), "stop")
     cuts = [i for i in (text.find(stop_text) for stop_text in stop_texts) if i >= 0]
     if cuts:
         return Candidate(text[: min(cuts)], tuple(row.ids), tuple(row.logprobs), "stop")

@@ -66,7 +66,9 @@ def test_strategy_takes_default_or_a_runtime_strategy_and_refuses_anything_else(
     assert merge_settings(Settings(), {"strategy": "rewrite"}) == (Settings(strategy="rewrite"), [])
     settings, problems = merge_settings(Settings(strategy="fim"), {"strategy": "diff"})
     assert settings.strategy == "fim"
-    assert problems == ["editseq.strategy: must be one of default, lintseq, fim, rewrite, continue; keeping 'fim'"]
+    assert problems == [
+        "editseq.strategy: must be one of default, lintseq, fim, rewrite, continue; keeping 'fim'"
+    ]
 
 
 def test_an_empty_choice_is_the_default_choice():

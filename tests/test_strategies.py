@@ -210,6 +210,14 @@ def test_continue_writes_only_from_the_cursor_and_stops_at_the_next_line(continu
     )  # stopped on repeating `return result`, not at the closing fence
 
 
+def test_continue_stops_at_once_when_the_model_repeats_the_line_after_the_cursor(tmp_path):
+    model = _continuing(tmp_path, "    return result")
+    result = suggest(model, BUFFER, line=2, k=1, temperature=0, strategy="continue")
+    assert result.suggestions == [] and result.non_insertions == 0
+    repeated = len(model.tokenizer("    return result\n", add_special_tokens=False)["input_ids"])
+    assert result.timings.new_tokens <= repeated  # not on to the closing fence
+
+
 def test_continue_refuses_an_answer_that_changes_the_line_after_the_cursor(tmp_path):
     model = _continuing(tmp_path, "    result.append(min(xs))\n    return list(result)")
     result = suggest(model, BUFFER, line=2, k=1, temperature=0, strategy="continue")

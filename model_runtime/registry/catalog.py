@@ -22,7 +22,12 @@ DEFAULT_ALIAS = "default"
 # What ``"model": "default"`` meant in a train_config.json written before the registry: every adapter trained
 # until then (the committed one included) was trained on this base.
 LEGACY_DEFAULT = "smollm2-135m-instruct"
-STRATEGIES = ("lintseq", "fim", "rewrite", "continue")  # model_runtime.strategies.STRATEGIES, without importing torch
+STRATEGIES = (
+    "lintseq",
+    "fim",
+    "rewrite",
+    "continue",
+)  # model_runtime.strategies.STRATEGIES, without importing torch
 
 
 class RegistryError(ValueError):

@@ -3,7 +3,8 @@
 The model sees what ``rewrite`` shows it (recent edits, the code above, the region to complete), but its answer is
 pre-filled with the region's lines before the cursor, so it writes only from the cursor on instead of copying the
 region first: a suggestion costs the new lines, not the whole function. When the model, done adding, starts to
-repeat the first line after the cursor, it is stopped there and the rest of the region is taken as kept. The answer
+repeat the first line after the cursor, it is stopped there and the rest of the region is taken as kept (when it
+repeats that line at once, it has nothing to add, and is stopped before copying the rest). The answer
 then goes through ``rewrite``'s alignment and decomposition unchanged (``rewrite.plan_answer``): only insertions are
 offered, as lint-clean steps; an answer that changes a line of the buffer is counted, not offered.
 """
@@ -34,21 +35,27 @@ def propose(loaded: LoadedModel, request: Request) -> Proposals:
     before, after = split_at_cursor(region, max(0, min(at - where.region.start, len(region))))
     context = "\n".join(lines[where.context.start : where.context.stop])
     # The written lines end with their newline: without it, the model tends to extend the last line (a comment
-    # after it), which changes a buffer line. A repeat of the next line is then caught once a new line came first.
+    # after it), which changes a buffer line.
     written = "".join(line + "\n" for line in before)
     text = prompt_text(loaded, "\n".join(region), context, request.history) + written
     following = next((line.rstrip() for line in after if line.strip()), None)
     stops = (FENCE,) if following is None else (FENCE, f"\n{following}\n")
-    rest = len(loaded.tokenizer("\n".join(after), add_special_tokens=False)["input_ids"]) if after else 0
+    # The model may also repeat the next line at once: nothing to add, and no reason to copy the rest.
+    starts = () if following is None else (f"{following}\n",)
+    rest_tokens = (
+        len(loaded.tokenizer("\n".join(after), add_special_tokens=False)["input_ids"]) if after else 0
+    )
     result = generate(
         loaded,
         text,
         k=request.k,
         temperature=request.temperature,
         top_p=request.top_p,
-        max_new_tokens=request.max_new_tokens + rest,  # room to repeat the rest, should it not stop at once
+        max_new_tokens=request.max_new_tokens
+        + rest_tokens,  # room to repeat the rest, should it not stop at once
         stop="eos",
         stop_texts=stops,
+        stop_at_start=starts,
         cancel=request.cancel,
         on_token=request.on_token,
         seed=request.seed,
@@ -57,7 +64,14 @@ def propose(loaded: LoadedModel, request: Request) -> Proposals:
 
     def rest(candidate) -> list[str]:
         """The region's lines after the cursor when the model stopped at their first line, else none."""
+        if following is None:
+            return []
         raw = loaded.tokenizer.decode(list(candidate.token_ids), skip_special_tokens=False)
-        return after if following is not None and raw[len(candidate.text) :].startswith(stops[-1]) else []
+        repeated = (
+            raw.startswith(starts[0])
+            if not candidate.text
+            else raw[len(candidate.text) :].startswith(stops[-1])
+        )
+        return after if repeated else []
 
     return gather(result, request.buffer, where.region, written, rest)
