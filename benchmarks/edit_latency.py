@@ -45,7 +45,8 @@ def parses(text: str) -> bool:
 
 def edit_points(lines: list[str], count: int) -> list[int]:
     """Up to ``count`` lines, evenly spread, inside function bodies, whose removal together with the next line
-    leaves a file that parses (so the buffer before the edit is one an editor would ask about)."""
+    leaves a file that parses, and the file with only the next line removed too (the buffers before and after the
+    edit are ones the runtime answers for; a buffer that does not parse gets no suggestion at once)."""
     tree = ast.parse("\n".join(lines))
     bodies = [
         range(node.body[0].lineno - 1, node.end_lineno - 1)
@@ -61,6 +62,7 @@ def edit_points(lines: list[str], count: int) -> list[int]:
             and lines[i + 1].strip()
             and not lines[i].lstrip().startswith(("#", '"', "'"))
             and parses("\n".join(lines[:i] + lines[i + 2 :]))
+            and parses("\n".join(lines[: i + 1] + lines[i + 2 :]))
         }
     )
     if len(candidates) <= count:
