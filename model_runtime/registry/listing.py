@@ -85,7 +85,10 @@ def measured_text(rows_measured: list[dict]) -> str:
     """Measured rows in a few words, e.g. ``HumanEval pass@1 43.9 % (greedy)``."""
     parts = []
     for row in rows_measured:
-        scores = ", ".join(f"{key} {value} %" for key, value in row.items() if key.startswith("pass@"))
+        scores = ", ".join(
+            [f"{key} {value} %" for key, value in row.items() if key.startswith("pass@")]
+            + [f"{key} {value}" for key, value in row.items() if key == "line F1"]
+        )
         detail = str(row.get("sampling") or "")
         parts.append(f"{row.get('benchmark', '?')} {scores}" + (f" ({detail})" if detail else ""))
     return "; ".join(parts) or "-"
