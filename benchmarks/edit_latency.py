@@ -35,18 +35,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def parses(text: str) -> bool:
-    try:
-        ast.parse(text)
-    except (SyntaxError, ValueError):
-        return False
-    return True
-
-
 def edit_points(lines: list[str], count: int) -> list[int]:
     """Up to ``count`` lines, evenly spread, inside function bodies, whose removal together with the next line
     leaves a file that parses, and the file with only the next line removed too (the buffers before and after the
     edit are ones the runtime answers for; a buffer that does not parse gets no suggestion at once)."""
+    from model_runtime.repair import parses
+
     tree = ast.parse("\n".join(lines))
     bodies = [
         range(node.body[0].lineno - 1, node.end_lineno - 1)

@@ -11,11 +11,10 @@ offered, as lint-clean steps; an answer that changes a line of the buffer is cou
 
 from __future__ import annotations
 
-from model_runtime.generation import generate
 from model_runtime.loading import LoadedModel
 from model_runtime.strategies.base import Proposals, Request
 from model_runtime.strategies.region import focus
-from model_runtime.strategies.rewrite import FENCE, gather, prompt_text
+from model_runtime.strategies.rewrite import FENCE, answer, gather, prompt_text
 
 
 def split_at_cursor(region: list[str], cursor: int) -> tuple[list[str], list[str]]:
@@ -45,22 +44,8 @@ def propose(loaded: LoadedModel, request: Request) -> Proposals:
     rest_tokens = (
         len(loaded.tokenizer("\n".join(after), add_special_tokens=False)["input_ids"]) if after else 0
     )
-    result = generate(
-        loaded,
-        text,
-        k=request.k,
-        temperature=request.temperature,
-        top_p=request.top_p,
-        max_new_tokens=request.max_new_tokens
-        + rest_tokens,  # room to repeat the rest, should it not stop at once
-        stop="eos",
-        stop_texts=stops,
-        stop_at_start=starts,
-        cancel=request.cancel,
-        on_token=request.on_token,
-        seed=request.seed,
-        cache_key=request.cache_key,
-    )
+    # room to repeat the rest, should it not stop at once
+    result = answer(loaded, request, text, rest_tokens, stops, starts)
 
     def rest(candidate) -> list[str]:
         """The region's lines after the cursor when the model stopped at their first line, else none."""

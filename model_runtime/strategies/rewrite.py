@@ -118,21 +118,35 @@ def propose(loaded: LoadedModel, request: Request) -> Proposals:
     context = "\n".join(lines[where.context.start : where.context.stop])
     text = prompt_text(loaded, "\n".join(region), context, request.history)
     repeated = len(loaded.tokenizer("\n".join(region), add_special_tokens=False)["input_ids"])
-    result = generate(
+    result = answer(loaded, request, text, repeated)  # the answer repeats the region before adding to it
+    return gather(result, request.buffer, where.region)
+
+
+def answer(
+    loaded: LoadedModel,
+    request: Request,
+    text: str,
+    copied_tokens: int,
+    stop_texts: tuple[str, ...] = (FENCE,),
+    stop_at_start: tuple[str, ...] = (),
+):
+    """The model's answers to the chat prompt ``text``, sampled as ``request`` asks, with room for
+    ``copied_tokens`` of buffer text the answer may repeat besides the new lines."""
+    return generate(
         loaded,
         text,
         k=request.k,
         temperature=request.temperature,
         top_p=request.top_p,
-        max_new_tokens=request.max_new_tokens + repeated,  # the answer repeats the region before adding to it
+        max_new_tokens=request.max_new_tokens + copied_tokens,
         stop="eos",
-        stop_texts=(FENCE,),
+        stop_texts=stop_texts,
+        stop_at_start=stop_at_start,
         cancel=request.cancel,
         on_token=request.on_token,
         seed=request.seed,
         cache_key=request.cache_key,
     )
-    return gather(result, request.buffer, where.region)
 
 
 NOT_AN_INSERTION = object()
