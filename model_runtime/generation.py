@@ -134,6 +134,7 @@ def generate(
     stop_at_start: tuple[str, ...] = (),
     speculate: int | None = None,
     cache_key: Hashable = None,
+    not_first: tuple[str, ...] = (),
 ) -> GenerationResult:
     """Sample ``k`` continuations of ``prompt_text``.
 
@@ -141,7 +142,8 @@ def generate(
     ends it at eos or at the empty edit that closes a LintSeq sequence; ``stop="eos"`` at eos only. Any of
     ``stop_texts`` (for example a closing code fence) also ends a candidate; its text is cut before it. ``stop_at_start`` texts end a candidate
     that begins with one of them, and its text is then empty (a model repeating what follows instead of adding to
-    it). ``temperature == 0`` decodes greedily.
+    it). ``not_first`` texts may not begin a candidate: the first tokens of their encodings are never sampled
+    first (a code fence that would close an empty function body at once). ``temperature == 0`` decodes greedily.
     ``on_token(index, piece)`` receives each candidate's new text as it is produced. ``cancel.is_set()`` is checked
     before every forward pass; a cancelled call raises Cancelled.
     ``speculate``: draft tokens per verification pass when ``k == 1`` (0: none; None: ``$EDITSEQ_SPECULATE``, else
@@ -171,6 +173,9 @@ def generate(
     drafted = accepted = 0
     with loaded.lock, torch.inference_mode():
         logits, cache, reused = prefill(loaded, prompt_ids, cancel, cache_key)
+        if not_first:
+            logits = logits.clone()
+            logits[..., _first_tokens(tokenizer, not_first)] = float("-inf")
         if drafts:
             drafter = PromptLookup(drafts)
             first_token_s, drafted, accepted = _decode_speculative(
@@ -198,6 +203,15 @@ def generate(
     rate = new_tokens / total if total > 0 else 0.0
     timings = Timings(first_token_s, total, new_tokens, rate, drafted, accepted)
     return GenerationResult(candidates, timings, len(prompt_ids), reused)
+
+
+def _first_tokens(tokenizer, texts: tuple[str, ...]) -> list[int]:
+    """The first token of each text's encoding, alone and after a space."""
+    firsts: set[int] = set()
+    for text in texts:
+        for variant in (text, " " + text):
+            firsts.update(tokenizer(variant, add_special_tokens=False)["input_ids"][:1])
+    return sorted(firsts)
 
 
 def draft_tokens(speculate: int | None, environ: Mapping[str, str]) -> int:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from model_runtime.auto_import import with_imports
 from model_runtime.edits import diff_states
 from model_runtime.generation import CancelFlag, Timings
 from model_runtime.insertion_steps import insertion_states
@@ -62,9 +63,11 @@ class Proposals:
 
 
 def plan(buffer: str, final: str, added: Sequence[bool], score: float) -> Proposal | None:
-    """The insertion from ``buffer`` to ``final`` as a plan of lint-clean steps (None when nothing is added)."""
+    """The insertion from ``buffer`` to ``final`` as a plan of lint-clean steps (None when nothing is added); the
+    imports its new lines need but lack are added first (``auto_import``)."""
     if not any(added):
         return None
+    final, added = with_imports(final, added)
     states = [buffer, *insertion_states(buffer, final, added)]
     edits = [diff_states(before, after, trim=True) for before, after in zip(states, states[1:], strict=False)]
     edits = [edit for edit in edits if edit.strip()]

@@ -4,12 +4,17 @@ The model sees what ``rewrite`` shows it (recent edits, the code above, the regi
 pre-filled with the region's lines before the cursor, so it writes only from the cursor on instead of copying the
 region first: a suggestion costs the new lines, not the whole function. When the model, done adding, starts to
 repeat the first line after the cursor, it is stopped there and the rest of the region is taken as kept (when it
-repeats that line at once, it has nothing to add, and is stopped before copying the rest). The answer
+repeats that line at once, it has nothing to add, and is stopped before copying the rest). At the end of a function
+that has only its signature and docstring, the answer may not close the code block at once: a stub is what a user
+asks to have completed (the 0.5B model closed it on 3 of 164 HumanEval prompts). The answer
 then goes through ``rewrite``'s alignment and decomposition unchanged (``rewrite.plan_answer``): only insertions are
 offered, as lint-clean steps; an answer that changes a line of the buffer is counted, not offered.
 """
 
 from __future__ import annotations
+
+import ast
+import textwrap
 
 from model_runtime.loading import LoadedModel
 from model_runtime.strategies.base import Proposals, Request
@@ -23,6 +28,18 @@ def split_at_cursor(region: list[str], cursor: int) -> tuple[list[str], list[str
     while before and not before[-1].strip():
         before = before[:-1]
     return before, after
+
+
+def is_stub(lines: list[str]) -> bool:
+    """Whether ``lines`` are one function with nothing in its body but a docstring."""
+    try:
+        body = ast.parse(textwrap.dedent("\n".join(lines))).body
+    except SyntaxError:
+        return False
+    if len(body) != 1 or not isinstance(body[0], ast.FunctionDef | ast.AsyncFunctionDef):
+        return False
+    inner = body[0].body
+    return len(inner) == 1 and isinstance(inner[0], ast.Expr) and isinstance(inner[0].value, ast.Constant)
 
 
 def propose(loaded: LoadedModel, request: Request) -> Proposals:
@@ -45,7 +62,8 @@ def propose(loaded: LoadedModel, request: Request) -> Proposals:
         len(loaded.tokenizer("\n".join(after), add_special_tokens=False)["input_ids"]) if after else 0
     )
     # room to repeat the rest, should it not stop at once
-    result = answer(loaded, request, text, rest_tokens, stops, starts)
+    closing = () if following is not None or not is_stub(before) else (FENCE,)
+    result = answer(loaded, request, text, rest_tokens, stops, starts, not_first=closing)
 
     def rest(candidate) -> list[str]:
         """The region's lines after the cursor when the model stopped at their first line, else none."""

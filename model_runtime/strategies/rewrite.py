@@ -129,9 +129,10 @@ def answer(
     copied_tokens: int,
     stop_texts: tuple[str, ...] = (FENCE,),
     stop_at_start: tuple[str, ...] = (),
+    not_first: tuple[str, ...] = (),
 ):
     """The model's answers to the chat prompt ``text``, sampled as ``request`` asks, with room for
-    ``copied_tokens`` of buffer text the answer may repeat besides the new lines."""
+    ``copied_tokens`` of buffer text the answer may repeat besides the new lines (``generate`` for the stops)."""
     return generate(
         loaded,
         text,
@@ -142,6 +143,7 @@ def answer(
         stop="eos",
         stop_texts=stop_texts,
         stop_at_start=stop_at_start,
+        not_first=not_first,
         cancel=request.cancel,
         on_token=request.on_token,
         seed=request.seed,
