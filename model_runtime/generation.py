@@ -206,11 +206,14 @@ def generate(
 
 
 def _first_tokens(tokenizer, texts: tuple[str, ...]) -> list[int]:
-    """The first token of each text's encoding, alone and after a space."""
+    """The first token of each text's encoding, alone and after a space (when that token holds more than the
+    space: a text may not begin a candidate, a space may)."""
     firsts: set[int] = set()
     for text in texts:
         for variant in (text, " " + text):
-            firsts.update(tokenizer(variant, add_special_tokens=False)["input_ids"][:1])
+            first = tokenizer(variant, add_special_tokens=False)["input_ids"][:1]
+            if first and tokenizer.decode(first).strip():
+                firsts.update(first)
     return sorted(firsts)
 
 

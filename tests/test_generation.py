@@ -28,6 +28,12 @@ def test_greedy_decoding_reproduces_the_known_next_edit_and_stops_at_the_separat
     assert candidate.token_ids[-1] == loaded.diff_token_id
 
 
+def test_a_text_named_not_first_never_begins_a_candidate(loaded):
+    greedy = generate(loaded, prompt_for_state(2), temperature=0).candidates[0]
+    banned = generate(loaded, prompt_for_state(2), temperature=0, not_first=(KNOWN_EDITS[2],)).candidates[0]
+    assert banned.token_ids[0] != greedy.token_ids[0] and banned.text != greedy.text
+
+
 def test_k_candidates_come_from_one_call(loaded):
     result = generate(loaded, prompt_for_state(2), k=4, temperature=0.8, seed=1)
     assert len(result.candidates) == 4

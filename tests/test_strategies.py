@@ -224,6 +224,31 @@ def test_continue_refuses_an_answer_that_changes_the_line_after_the_cursor(tmp_p
     assert result.suggestions == [] and result.non_insertions == 1
 
 
+STUB = 'def one():\n    """One."""\n'
+
+
+def test_continue_does_not_close_a_stub_function_at_once(tmp_path):
+    """A model that would rather close the code block than write the body of a function that has only its
+    docstring (trained on the fence four times, the body once) writes the body."""
+    from model_runtime.generation import generate
+    from model_runtime.loading import load_model
+
+    tokenizer = tiny_model.build_tokenizer()
+    prompt = rewrite.prompt_text(SimpleNamespace(tokenizer=tokenizer), STUB.rstrip("\n")) + STUB
+    closing, body = prompt + "```" + tiny_model.EOS, prompt + "    return 1\n```" + tiny_model.EOS
+    path = tiny_model.build(tmp_path, [closing] * 4 + [body], prompts=[prompt] * 5, max_steps=1500)
+    model = load_model(path, quantize="none")
+    assert generate(model, prompt, temperature=0, stop="eos").candidates[0].text.startswith("```")
+    result = suggest(model, STUB, k=1, temperature=0, strategy="continue")
+    assert [s.program for s in result.suggestions] == [STUB + "    return 1\n"]
+
+
+def test_a_stub_is_a_function_with_only_a_docstring():
+    assert continuation.is_stub(["    def one(self):", '        """One."""'])
+    assert not continuation.is_stub(["def one():", '    """One."""', "    return 1"])
+    assert not continuation.is_stub(["x = 1"]) and not continuation.is_stub(["def broken("])
+
+
 def test_continue_splits_the_region_at_the_cursor_without_trailing_blank_lines():
     assert continuation.split_at_cursor(["def f():", "    x = 1", "", "    return x"], 3) == (
         ["def f():", "    x = 1"],

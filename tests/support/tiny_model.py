@@ -115,7 +115,7 @@ def train_until_memorised(
     for i, row in enumerate(rows):
         for j, other in enumerate(rows):
             shared = next((p for p, (a, b) in enumerate(zip(row, other, strict=True)) if a != b), len(row))
-            if j != i and 0 < shared:
+            if j != i and 0 < shared < len(row):  # identical texts hold no ambiguity
                 judged[i, shared - 1] = -100
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     model.train()

@@ -1,0 +1,67 @@
+"""Auto-import: the standard-library imports a completion's new lines need, added as one more insertion line."""
+
+from __future__ import annotations
+
+from model_runtime import lint
+from model_runtime.auto_import import import_for, with_imports
+from model_runtime.edits import apply_edit
+from model_runtime.strategies.base import plan
+
+
+def _added(final: str, new: str) -> list[bool]:
+    """Which lines of ``final`` are the lines of ``new`` (each found once)."""
+    new_lines = set(new.split("\n"))
+    return [line in new_lines for line in final.split("\n")]
+
+
+def test_a_module_used_by_the_new_lines_is_imported_after_the_docstring():
+    final = '"""Hashes."""\n\ndef md5(text):\n    return hashlib.md5(text.encode()).hexdigest()\n'
+    text, added = with_imports(final, _added(final, "    return hashlib.md5(text.encode()).hexdigest()"))
+    assert text.split("\n")[1] == "import hashlib" and added[1]
+    assert not lint.errors(text) and len(added) == len(text.split("\n"))
+
+
+def test_the_import_goes_after_the_last_top_level_import():
+    final = "import os\nfrom typing import List\n\ndef f(xs: List[int]):\n    return math.fsum(xs), os.sep\n"
+    text, _ = with_imports(final, _added(final, "    return math.fsum(xs), os.sep"))
+    assert text.split("\n")[:3] == ["import os", "from typing import List", "import math"]
+
+
+def test_typing_and_well_known_names_are_imported_from_their_modules():
+    final = "def f(xs) -> Tuple[int, int]:\n    seen = Counter(xs)\n    return seen, reduce(max, xs)\n"
+    text, _ = with_imports(final, [True, True, True, False])
+    assert text.split("\n")[:3] == [
+        "from collections import Counter",
+        "from functools import reduce",
+        "from typing import Tuple",
+    ]
+
+
+def test_nothing_is_guessed():
+    # an undefined variable named like a module, whose attribute the module lacks
+    assert import_for("string", {"attribute"}, {"split"}) is None
+    assert import_for("string", {"attribute"}, {"ascii_letters"}) == "import string"
+    # a third-party module, a bare name, a well-known name not called
+    assert import_for("numpy", {"attribute"}, {"array"}) is None
+    assert import_for("result", {"name"}) is None
+    assert import_for("deque", {"name"}) is None
+    final = "def f(xs):\n    return np.array(xs), total\n"
+    assert with_imports(final, [False, True, False]) == (final, [False, True, False])
+
+
+def test_an_undefined_name_on_a_line_the_user_wrote_is_left_alone():
+    final = "def f():\n    a = math.pi\n    return a\n"
+    assert with_imports(final, [False, False, True, False])[0] == final
+    assert with_imports("def f(:\n", [True, False])[0] == "def f(:\n"
+
+
+def test_a_plan_whose_lines_need_an_import_starts_with_it_and_every_step_is_lint_clean():
+    buffer = "def root(x):\n    \"\"\"Square root.\"\"\"\n"
+    final = buffer + "    return math.sqrt(x)\n"
+    proposal = plan(buffer, final, _added(final, "    return math.sqrt(x)"), 0.0)
+    assert proposal is not None
+    states = [buffer]
+    for edit in (proposal.text, *proposal.later):
+        states.append(apply_edit(states[-1], edit))
+    assert "import math" in states[1] and states[-1].startswith("import math\n")
+    assert all(not lint.new_errors(buffer, state) for state in states[1:])
