@@ -7,7 +7,8 @@ one more line of the completion (so it becomes one more insertion step, checked 
 
 - a common standard-library module used as a module, every attribute used existing in it (``hashlib.md5(...)``):
   ``import hashlib`` (``string.split()`` on an undefined variable ``string`` stays an error);
-- a public name of ``typing`` written capitalised (``Tuple[int, int]``): ``from typing import Tuple``;
+- a public name of ``typing`` written capitalised (``Tuple[int, int]``): ``from typing import Tuple``, or from
+  ``collections.abc`` for its abstract classes (``Iterator``) unless the module takes such names from ``typing``;
 - a few names that are almost always the standard library's (``defaultdict``, ``Counter``, ``reduce``, ...), used
   as the name of a call or a subscript: ``from collections import defaultdict``.
 
@@ -18,8 +19,10 @@ or a missing variable than a missing import.
 from __future__ import annotations
 
 import ast
+import collections.abc
 import importlib
 import re
+import sys
 import typing
 from collections.abc import Sequence
 
@@ -35,6 +38,7 @@ WELL_KNOWN = {
     "lru_cache": "functools",
     "cmp_to_key": "functools",
     "permutations": "itertools",
+    "pairwise": "itertools",
     "combinations": "itertools",
     "accumulate": "itertools",
     "dataclass": "dataclasses",
@@ -42,50 +46,72 @@ WELL_KNOWN = {
 _NAME = re.compile(r"undefined name '([^']+)'")
 # Modules safe to import here to check an attribute, and common in completions.
 MODULES = frozenset(
-    "abc array base64 binascii bisect calendar cmath collections contextlib copy csv dataclasses datetime decimal "
-    "enum fnmatch fractions functools glob hashlib heapq io itertools json logging math numbers operator os pathlib "
-    "random re secrets shutil statistics string struct sys textwrap time typing unicodedata uuid zlib".split()
+    "abc argparse array ast atexit base64 binascii bisect calendar cmath codecs collections contextlib copy csv "
+    "dataclasses datetime decimal difflib enum errno fnmatch fractions functools gc glob gzip hashlib heapq hmac html "
+    "inspect io itertools json keyword locale logging math numbers operator os pathlib pickle platform pprint queue "
+    "random re secrets shlex shutil signal socket sqlite3 statistics string struct subprocess sys tarfile tempfile "
+    "textwrap threading time timeit tokenize traceback types typing unicodedata uuid warnings weakref zipfile zlib".split()
 )
+_STANDARD = frozenset(sys.stdlib_module_names)
 _TYPING = frozenset(name for name in typing.__all__ if name[:1].isupper())
+_ABC = frozenset(collections.abc.__all__)
 
 
-def import_for(name: str, uses: set[str], attributes: set[str] = frozenset()) -> str | None:
+def import_for(
+    name: str, uses: set[str], attributes: set[str] = frozenset(), *, abc: bool = True
+) -> str | None:
     """The import line that defines ``name``, given how the code uses it (``uses``: "attribute", "call",
-    "subscript", "decorator", "name"; ``attributes``: the attributes read from it); None when it would be a guess."""
+    "subscript", "decorator", "name"; ``attributes``: the attributes read from it); None when it would be a guess.
+    ``abc``: take ``Iterator``, ``Sequence`` and the like from ``collections.abc`` rather than ``typing``."""
     if name in MODULES and "attribute" in uses:
         module = importlib.import_module(name)
         return f"import {name}" if all(hasattr(module, attr) for attr in attributes) else None
     if name in WELL_KNOWN and uses & {"call", "decorator"}:
         return f"from {WELL_KNOWN[name]} import {name}"
     if name in _TYPING and ("subscript" in uses or uses == {"name"}):
-        return f"from typing import {name}"
+        return f"from {'collections.abc' if abc and name in _ABC else 'typing'} import {name}"
     return None
 
 
-def with_imports(final: str, added: Sequence[bool]) -> tuple[str, list[bool]]:
-    """``final`` (a buffer after an insertion; ``added`` marks its new lines) with the imports its new lines need
-    inserted after the module's last top-level import (or its docstring), marked as added too."""
+def with_imports(
+    final: str, added: Sequence[bool], errors: Sequence[lint.LintError] | None = None
+) -> tuple[str, list[bool]]:
+    """``final`` (a buffer after an insertion; ``added`` marks its new lines) with the imports its new lines need,
+    each inserted among the module's standard-library imports (``_place``), marked as added too. ``errors``:
+    ``final``'s pyflakes errors when the caller has them."""
     added = list(added)
-    wanted = _undefined_on_added_lines(final, added)
-    if not wanted:
-        return final, added
-    tree = lint.parse_or_none(final)
+    wanted = _undefined_on(added, lint.errors(final) if errors is None else errors)
+    tree = lint.parse_or_none(final) if wanted else None
     if tree is None:
         return final, added
     uses, attributes = _uses(tree)
-    imports = sorted(
-        {line for name in wanted if (line := import_for(name, uses.get(name, set()), attributes.get(name, set())))}
-    )
-    if not imports:
-        return final, added
+    # the module's own habit: typing's aliases where it imports from typing and not from collections.abc
+    modules = {node.module for node in tree.body if isinstance(node, ast.ImportFrom)}
+    abc = "collections.abc" in modules or "typing" not in modules
+    imports = {
+        line
+        for name in wanted
+        if (line := import_for(name, uses.get(name, set()), attributes.get(name, set()), abc=abc))
+    }
     lines = final.split("\n")
-    at = _import_line(tree)
-    return "\n".join([*lines[:at], *imports, *lines[at:]]), [*added[:at], *[True] * len(imports), *added[at:]]
+    for line in sorted(imports, key=_sort_key, reverse=True):  # bottom up: earlier positions stay right
+        at = _place(tree, line)
+        lines.insert(at, line)
+        added.insert(at, True)
+    return "\n".join(lines), added
 
 
-def _undefined_on_added_lines(final: str, added: Sequence[bool]) -> set[str]:
+def import_fix(buffer: str, errors: Sequence[lint.LintError] | None = None) -> str | None:
+    """The buffer with the imports its own undefined names need, or None when none is known (a quick fix offered
+    beside the model's suggestions: the user has just written ``contextlib.suppress`` without the import)."""
+    fixed, added = with_imports(buffer, [True] * (buffer.count("\n") + 1), errors)
+    return fixed if fixed != buffer else None
+
+
+def _undefined_on(added: Sequence[bool], errors: Sequence[lint.LintError]) -> set[str]:
+    """The undefined names that ``errors`` report on lines marked in ``added``."""
     names = set()
-    for error in lint.errors(final):
+    for error in errors:
         match = _NAME.search(error.message) if error.kind == "UndefinedName" else None
         if match and 0 < error.line <= len(added) and added[error.line - 1]:
             names.add(match.group(1))
@@ -116,20 +142,45 @@ def _uses(tree: ast.Module) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
                 note(decorator, "decorator")
         elif isinstance(node, ast.Name):
             uses.setdefault(node.id, set())
-    for name, how in uses.items():
+    for how in uses.values():
         if not how:
             how.add("name")
     return uses, attributes
 
 
-def _import_line(tree: ast.Module) -> int:
-    """The 0-based line where a new top-level import goes: after the last top-level import, else after the module
-    docstring, else at the top."""
-    body = tree.body
-    imports = [node for node in body if isinstance(node, ast.Import | ast.ImportFrom)]
-    if imports:
-        return imports[-1].end_lineno or imports[-1].lineno
-    first = body[0] if body else None
-    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
-        return first.end_lineno or first.lineno
+def _sort_key(line: str) -> tuple[bool, str]:
+    """isort's order within a section: ``import x`` lines first, then ``from x import y``, each by module."""
+    words = line.split()
+    return words[0] == "from", words[1].lower()
+
+
+def _place(tree: ast.Module, line: str) -> int:
+    """The 0-based line where the import ``line`` goes: in order among the module's top-level standard-library
+    imports; without any, before its first import (after ``__future__``), else after its docstring, else first."""
+    imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+    future = [node for node in imports if isinstance(node, ast.ImportFrom) and node.module == "__future__"]
+    standard = [node for node in imports if node not in future and _module(node).split(".")[0] in _STANDARD]
+    if standard:
+        later = [node for node in standard if _sort_key(ast.unparse(node)) > _sort_key(line)]
+        return later[0].lineno - 1 if later else _end(standard[-1])
+    rest = [node for node in imports if node not in future]
+    if rest:
+        return rest[0].lineno - 1
+    if future:
+        return _end(future[-1])
+    first = tree.body[0] if tree.body else None
+    if (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and isinstance(first.value.value, str)
+    ):
+        return _end(first)
     return 0
+
+
+def _module(node: ast.Import | ast.ImportFrom) -> str:
+    return node.names[0].name if isinstance(node, ast.Import) else node.module or ""
+
+
+def _end(node: ast.stmt) -> int:
+    return node.end_lineno or node.lineno

@@ -3,7 +3,8 @@
 A suggestion is shown only if applying it adds no pyflakes error the buffer did not already have; a buffer that does
 not parse gets a clear ``buffer_error`` instead of a guess. Malformed model output and edits that add errors are
 dropped and counted, never raised. ``validate`` is the pure core (text in, suggestions out); ``suggest`` and
-``generate_sequences`` put a model in front of it.
+``generate_sequences`` put a model in front of it. Beside the model's edits, ``suggest`` offers the import a buffer's
+own undefined name needs when it is certain (``auto_import.import_fix``), ranked first.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
 from model_runtime import lint
+from model_runtime.auto_import import import_fix
 from model_runtime.candidate_checks import BufferLint
 from model_runtime.edits import (
     SEPARATOR,
@@ -325,12 +327,27 @@ def suggest(
     validated = validate(
         buffer, proposed.outputs, proposed.timings, proposed.hidden, linted, proposed.append_at
     )
+    fixes = _import_fixes(buffer, linted)
+    fixed = {fix.program for fix in fixes}
     return dataclasses.replace(
         validated,
+        suggestions=[
+            *fixes,
+            *(s for s in validated.suggestions if (s.final_program or s.program) not in fixed),
+        ],
         dropped_malformed=validated.dropped_malformed + proposed.malformed,
         non_insertions=proposed.non_insertions,
         strategy=name,
     )
+
+
+def _import_fixes(buffer: str, linted: BufferLint) -> list[Suggestion]:
+    """The quick fix that imports what the buffer's own undefined names need, validated (at most one)."""
+    fixed = import_fix(buffer, linted.errors) if linted.errors else None
+    if fixed is None:
+        return []
+    # a mean log-probability of 0: nothing the model proposes ranks above it
+    return validate(buffer, [(diff_states(buffer, fixed, trim=True), 0.0)], linted=linted).suggestions
 
 
 def replay(start: str, sequence_text: str, score: float = 0.0, *, repair: bool = True) -> SequenceCandidate:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from model_runtime import lint
-from model_runtime.auto_import import import_for, with_imports
+from model_runtime.auto_import import import_fix, import_for, with_imports
 from model_runtime.edits import apply_edit
 from model_runtime.strategies.base import plan
 
@@ -21,10 +21,20 @@ def test_a_module_used_by_the_new_lines_is_imported_after_the_docstring():
     assert not lint.errors(text) and len(added) == len(text.split("\n"))
 
 
-def test_the_import_goes_after_the_last_top_level_import():
-    final = "import os\nfrom typing import List\n\ndef f(xs: List[int]):\n    return math.fsum(xs), os.sep\n"
-    text, _ = with_imports(final, _added(final, "    return math.fsum(xs), os.sep"))
-    assert text.split("\n")[:3] == ["import os", "from typing import List", "import math"]
+def test_the_import_goes_in_order_among_the_standard_library_imports():
+    head = "from __future__ import annotations\n\nimport os\nfrom typing import List\n\nimport requests\n\n"
+    final = head + "def f(xs: List[int]):\n    return math.fsum(xs), os.sep, contextlib, requests\n"
+    text, _ = with_imports(final, _added(final, "    return math.fsum(xs), os.sep, contextlib, requests"))
+    assert text.split("\n")[2:5] == ["import math", "import os", "from typing import List"]
+    bare = '"""Doc."""\nfrom __future__ import annotations\n\nimport requests\n\nx = sys.argv\n'
+    text, _ = with_imports(bare, _added(bare, "x = sys.argv"))
+    assert text.split("\n")[3:5] == ["import sys", "import requests"]
+
+
+def test_a_quick_fix_imports_what_the_buffer_itself_lacks():
+    buffer = "import os\n\n\ndef quiet():\n    with contextlib.suppress(OSError):\n        os.remove('x')\n"
+    assert import_fix(buffer) == "import contextlib\n" + buffer
+    assert import_fix("import os\n") is None and import_fix("def f(:\n") is None
 
 
 def test_typing_and_well_known_names_are_imported_from_their_modules():
@@ -35,6 +45,13 @@ def test_typing_and_well_known_names_are_imported_from_their_modules():
         "from functools import reduce",
         "from typing import Tuple",
     ]
+
+
+def test_abstract_classes_come_from_collections_abc_unless_the_module_takes_them_from_typing():
+    final = "def f(xs) -> Iterator[int]:\n    return iter(xs)\n"
+    assert with_imports(final, [True, True, False])[0].startswith("from collections.abc import Iterator\n")
+    typed = "from typing import List\n\ndef f(xs: List[int]) -> Iterator[int]:\n    return iter(xs)\n"
+    assert "from typing import Iterator" in with_imports(typed, [False, False, True, True, False])[0]
 
 
 def test_nothing_is_guessed():

@@ -70,6 +70,15 @@ def test_a_buffer_that_does_not_parse_gets_a_clear_error_instead_of_a_guess(load
     assert result.buffer_error == "buffer does not parse: line 1: invalid syntax"
 
 
+def test_the_import_a_buffer_lacks_is_offered_first_beside_the_models_edits(loaded):
+    buffer = KNOWN_STATES[2] + "\n\ndef quiet(path):\n    with contextlib.suppress(OSError):\n        return open(path)\n"
+    result = suggest(loaded, buffer, instruction=KNOWN_INSTRUCTION, k=2, seed=0)
+    first, *rest = result.suggestions
+    assert first.program == "import contextlib\n" + buffer and first.score == 0.0
+    assert [p.line for p in first.placements] == [0]
+    assert all(s.program != first.program for s in rest)  # the model's own edits follow, if any
+
+
 def test_a_cancelled_suggestion_raises_cancelled(loaded):
     cancel = threading.Event()
     cancel.set()
