@@ -73,7 +73,7 @@ def test_an_undefined_name_on_a_line_the_user_wrote_is_left_alone():
 
 
 def test_a_plan_whose_lines_need_an_import_starts_with_it_and_every_step_is_lint_clean():
-    buffer = "def root(x):\n    \"\"\"Square root.\"\"\"\n"
+    buffer = 'def root(x):\n    """Square root."""\n'
     final = buffer + "    return math.sqrt(x)\n"
     proposal = plan(buffer, final, _added(final, "    return math.sqrt(x)"), 0.0)
     assert proposal is not None

@@ -71,7 +71,10 @@ def test_a_buffer_that_does_not_parse_gets_a_clear_error_instead_of_a_guess(load
 
 
 def test_the_import_a_buffer_lacks_is_offered_first_beside_the_models_edits(loaded):
-    buffer = KNOWN_STATES[2] + "\n\ndef quiet(path):\n    with contextlib.suppress(OSError):\n        return open(path)\n"
+    buffer = (
+        KNOWN_STATES[2]
+        + "\n\ndef quiet(path):\n    with contextlib.suppress(OSError):\n        return open(path)\n"
+    )
     result = suggest(loaded, buffer, instruction=KNOWN_INSTRUCTION, k=2, seed=0)
     first, *rest = result.suggestions
     assert first.program == "import contextlib\n" + buffer and first.score == 0.0
