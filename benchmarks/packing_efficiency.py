@@ -45,7 +45,7 @@ def main() -> None:
     from transformers import AutoTokenizer
 
     from model_runtime.edits import DIFF_TOKEN
-    from training.finetune import resolve_model_path
+    from training.trainable_model import resolve_model_path
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(args.model))
     if DIFF_TOKEN not in tokenizer.get_vocab():

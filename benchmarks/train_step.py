@@ -26,8 +26,9 @@ import torch  # noqa: E402
 from model_runtime.default_model import is_installed  # noqa: E402
 from training import frozen_weights  # noqa: E402
 from training.datasets import collate, pack, read_records, tokenize_records  # noqa: E402
-from training.finetune import TrainConfig, load_for_training  # noqa: E402
 from training.loss import response_loss  # noqa: E402
+from training.train_config import TrainConfig  # noqa: E402
+from training.trainable_model import load_for_training  # noqa: E402
 
 
 def micro_batch_s(model, batch, every_position: bool) -> tuple[float, float]:

@@ -16,9 +16,11 @@ from safetensors.torch import load_file
 
 from model_runtime.edits import DIFF_TOKEN, training_text
 from training import finetune
+from training.checkpoints import latest_checkpoint
 from training.corpus import Program
 from training.datasets import lintseq_records, write_records
 from training.pretrain import TinyShape, build_tiny_model
+from training.train_config import TrainConfig, epoch_order, lr_factor, micro_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 PROGRAMS = [
@@ -49,14 +51,14 @@ def setup(tmp_path_factory):
     return root, model
 
 
-def _config(setup, out: str, **overrides) -> finetune.TrainConfig:
+def _config(setup, out: str, **overrides) -> TrainConfig:
     root, model = setup
     values = dict(
         model=str(model), data=str(root / "records.jsonl"), out=str(root / out), format="plain", max_length=256,
         rows=2, grad_accum=2, max_steps=8, save_every=4, eval_every=4, lr=5e-3, threads=1, seed=0,
     )  # fmt: skip
     values.update(overrides)
-    return finetune.TrainConfig(**values)
+    return TrainConfig(**values)
 
 
 def _metrics(out: Path) -> list[dict]:
@@ -105,7 +107,7 @@ def test_lora_can_be_merged_into_the_base_on_request(setup):
     assert not any("lora" in name for name, _ in merged.named_parameters())
 
 
-def _train_command(config: finetune.TrainConfig) -> list[str]:
+def _train_command(config: TrainConfig) -> list[str]:
     return [
         sys.executable, "-m", "training.cli", "train", config.data, "--model", config.model, "--out", config.out,
         "--format", "plain", "--max-length", str(config.max_length), "--rows", str(config.rows), "--grad-accum",
@@ -132,7 +134,7 @@ def test_a_run_killed_mid_training_resumes_to_the_same_metrics_and_weights(setup
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
-    killed_at = finetune.latest_checkpoint(Path(broken.out))
+    killed_at = latest_checkpoint(Path(broken.out))
     assert killed_at is not None and not (Path(broken.out) / "final").exists()
 
     resumed = subprocess.run(
@@ -173,24 +175,24 @@ def test_an_interrupted_checkpoint_write_is_never_taken_for_a_checkpoint(tmp_pat
     (tmp_path / "checkpoint-000004" / "trainer_state.json").write_text("{}")
     (tmp_path / ".checkpoint-000006.tmp").mkdir()
     (tmp_path / "checkpoint-000008").mkdir()  # renamed but incomplete cannot happen; still ignored
-    assert finetune.latest_checkpoint(tmp_path) == tmp_path / "checkpoint-000004"
+    assert latest_checkpoint(tmp_path) == tmp_path / "checkpoint-000004"
 
 
 def test_learning_rate_warms_up_then_decays_to_zero():
-    factors = [finetune.lr_factor(s, 10, 2, "linear") for s in range(10)]
+    factors = [lr_factor(s, 10, 2, "linear") for s in range(10)]
     assert factors[:3] == [0.5, 1.0, 1.0] and factors[-1] == pytest.approx(1 / 8)
-    assert finetune.lr_factor(10, 10, 2, "linear") == 0.0
-    assert finetune.lr_factor(2, 10, 2, "cosine") == 1.0 and finetune.lr_factor(10, 10, 2, "cosine") == 0.0
+    assert lr_factor(10, 10, 2, "linear") == 0.0
+    assert lr_factor(2, 10, 2, "cosine") == 1.0 and lr_factor(10, 10, 2, "cosine") == 0.0
     with pytest.raises(ValueError, match="unknown schedule"):
-        finetune.lr_factor(0, 10, 0, "step")
+        lr_factor(0, 10, 0, "step")
 
 
 def test_data_order_depends_only_on_seed_and_epoch():
-    order = finetune.epoch_order(10, seed=3, epoch=1)
+    order = epoch_order(10, seed=3, epoch=1)
     assert sorted(order) == list(range(10))
-    assert order == finetune.epoch_order(10, seed=3, epoch=1) != finetune.epoch_order(10, seed=3, epoch=2)
+    assert order == epoch_order(10, seed=3, epoch=1) != epoch_order(10, seed=3, epoch=2)
     cache: dict = {}
-    run = [finetune.micro_batch(cache, 10, 2, 3, m) for m in range(10)]
+    run = [micro_batch(cache, 10, 2, 3, m) for m in range(10)]
     assert sorted(i for batch in run[:5] for i in batch) == list(range(10))  # one epoch is every row once
 
 

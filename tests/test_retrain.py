@@ -16,18 +16,21 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from tests.support.sample_repo import FILES, make_repo
-from training import retrain as rt
 from training.feedback import feedback_records
+from training.retrain.data import held_out_files
+from training.retrain.flow import STAGES, retrain
+from training.retrain.options import RetrainOptions
+from training.retrain.report import render_report
 
 
-def options_for(repo: Path, out: Path, base: Path, **overrides) -> rt.RetrainOptions:
+def options_for(repo: Path, out: Path, base: Path, **overrides) -> RetrainOptions:
     """Options sized for a tiny model: one sample, short rows, a few steps, a small benchmark."""
     settings = dict(
         repo=repo, out=out, base=str(base), held_out=0.3, samples=1, lr=3e-3, epochs=3.0, max_length=512,
         rows=2, grad_accum=1, eval_programs=3, eval_steps=1, eval_rows=8, k=2, max_new_tokens=24, device="cpu",
         threads=1,
     )  # fmt: skip
-    return rt.RetrainOptions(**(settings | overrides))
+    return RetrainOptions(**(settings | overrides))
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +43,7 @@ def run(repo, tiny_model_dir, tmp_path_factory):
     """One retraining run: (options, report, log lines)."""
     lines: list[str] = []
     options = options_for(repo, tmp_path_factory.mktemp("retrained") / "model", tiny_model_dir)
-    report = rt.retrain(options, log=lines.append)
+    report = retrain(options, log=lines.append)
     return options, report, lines
 
 
@@ -55,7 +58,7 @@ def work_ids(options, name: str) -> set[str]:
 def test_progress_names_every_stage_in_order(run):
     _, _, lines = run
     stages = [line for line in lines if line.startswith("[")]
-    assert stages == [f"[{i}/{len(rt.STAGES)}] {name}" for i, name in enumerate(rt.STAGES, 1)]
+    assert stages == [f"[{i}/{len(STAGES)}] {name}" for i, name in enumerate(STAGES, 1)]
 
 
 def test_gitignored_vendored_and_generated_files_are_not_collected(run):
@@ -96,7 +99,7 @@ def test_the_report_compares_before_and_after_on_the_same_cases(run):
     assert before["cases"] == after["cases"] > 0
     for row in (before, after):
         assert 0.0 <= row["exact"] <= 1.0 and 0.0 <= row["line_f1"] <= 1.0
-    assert "| before |" in rt.render_report(report) and "| after |" in rt.render_report(report)
+    assert "| before |" in render_report(report) and "| after |" in render_report(report)
 
 
 def test_training_on_the_repository_lowers_its_held_out_loss(run):
@@ -142,7 +145,7 @@ async def test_the_running_language_server_switches_to_the_model_on_a_setting_ch
 def test_rerunning_the_same_command_redoes_nothing(run):
     options, report, _ = run
     lines: list[str] = []
-    again = rt.retrain(options, log=lines.append)
+    again = retrain(options, log=lines.append)
     assert (again["before"], again["after"], again["training"]) == (
         report["before"],
         report["after"],
@@ -155,13 +158,13 @@ def test_rerunning_the_same_command_redoes_nothing(run):
 
 def test_a_run_killed_after_training_resumes_from_its_checkpoint(repo, tiny_model_dir, tmp_path):
     options = options_for(repo, tmp_path / "model", tiny_model_dir, eval_programs=1)
-    first = rt.retrain(options, log=lambda _: None)
+    first = retrain(options, log=lambda _: None)
     # As if killed before training finished: no record of the finished stage, no final weights, no scores.
     for name in ("trained.json", "after-whole.json", "next-edit-after-whole.jsonl"):
         (options.out / "work" / name).unlink()
     shutil.rmtree(options.out / "work" / "run" / "final")
     lines: list[str] = []
-    resumed = rt.retrain(options, log=lines.append)
+    resumed = retrain(options, log=lines.append)
     assert any("resumed from" in line for line in lines)
     assert resumed["training"]["steps"] == first["training"]["steps"]
     assert resumed["after"] == first["after"]
@@ -171,7 +174,7 @@ def test_a_run_killed_after_training_resumes_from_its_checkpoint(repo, tiny_mode
 
 
 def test_training_stops_when_its_time_budget_is_spent(repo, tiny_model_dir, tmp_path):
-    report = rt.retrain(
+    report = retrain(
         options_for(
             repo, tmp_path / "model", tiny_model_dir, budget_minutes=1e-6, epochs=50.0, eval_programs=1
         ),
@@ -194,7 +197,7 @@ def test_a_single_file_repository_is_refused_with_a_reason(tmp_path, tiny_model_
 def test_a_directory_without_python_code_is_refused_with_a_reason(tmp_path, tiny_model_dir):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no Python programs found"):
-        rt.retrain(options_for(tmp_path / "empty", tmp_path / "m", tiny_model_dir), log=lambda _: None)
+        retrain(options_for(tmp_path / "empty", tmp_path / "m", tiny_model_dir), log=lambda _: None)
 
 
 # --- pure pieces --------------------------------------------------------------------------------------------------
@@ -202,9 +205,9 @@ def test_a_directory_without_python_code_is_refused_with_a_reason(tmp_path, tiny
 
 @given(st.lists(st.from_regex(r"[a-z]{1,6}/[a-z]{1,6}\.py", fullmatch=True), min_size=2, unique=True))
 def test_at_least_one_file_and_never_every_file_is_held_out(paths):
-    held = rt.held_out_files(paths, 0.15)
+    held = held_out_files(paths, 0.15)
     assert 1 <= len(held) < len(paths)
-    assert held == rt.held_out_files(list(reversed(paths)), 0.15)
+    assert held == held_out_files(list(reversed(paths)), 0.15)
 
 
 def test_suggestions_log_accepted_edits_in_the_repository_become_sequences(tmp_path):

@@ -43,7 +43,7 @@ from training.evaluation.cli import register as _register_evaluation  # noqa: E4
 
 _register_evaluation(app)
 
-from training.retrain import register as _register_retrain  # noqa: E402
+from training.retrain.cli import register as _register_retrain  # noqa: E402
 
 _register_retrain(app)
 

@@ -13,268 +13,33 @@ atomically, so a run killed at any moment resumes from its last complete checkpo
 
 Accelerate supplies device placement, mixed precision and, under ``accelerate launch``, data-parallel training on
 several GPUs; one CPU process is the same code path.
+
+The pieces live beside this loop: ``training.train_config`` (the config, schedule and data order),
+``training.trainable_model`` (loading the model) and ``training.checkpoints`` (checkpoints and resume).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from training import frozen_weights
-from training.datasets import FORMATS, collate, pack, read_records, tokenize_records
+from training.checkpoints import (
+    latest_checkpoint,
+    restore_rng,
+    save_checkpoint,
+    save_weights,
+    truncate_metrics,
+)
+from training.datasets import collate, pack, read_records, tokenize_records
 from training.loss import response_loss
-
-LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-SCHEDULES = ("linear", "cosine", "constant")
-
-
-@dataclass
-class TrainConfig:
-    """Everything that decides a run; saved in every checkpoint. Defaults suit SmolLM2-135M LoRA on a laptop CPU."""
-
-    model: str
-    data: str  # records JSONL; rows with split == "valid" are the validation set unless valid_data is given
-    out: str
-    valid_data: str | None = None
-    format: str = "auto"  # plain | chat | auto (chat when the tokenizer has a chat template)
-    lora: bool = True
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.0
-    lora_targets: tuple[str, ...] = LORA_TARGETS
-    merge: bool = False  # after training, also save the LoRA merged into the base
-    lr: float = 3e-4
-    weight_decay: float = 0.01
-    schedule: str = "linear"
-    warmup: float = 0.02  # fraction of the steps (the paper's 0.001 is under one step at this scale)
-    max_length: int = 1024
-    rows: int = 2  # packed rows of max_length tokens per micro-batch
-    grad_accum: int = 4
-    epochs: float = 1.0
-    max_steps: int = 0  # > 0 overrides epochs
-    eval_every: int = 50
-    eval_rows: int = 32
-    save_every: int = 25
-    keep: int = 3
-    log_every: int = 1
-    precision: str = "auto"  # auto (bf16 where supported) | bf16 | fp32
-    seed: int = 0
-    threads: int = 0  # torch CPU threads; 0 leaves torch's default
-    trust_remote_code: bool = False
-    max_grad_norm: float = 1.0
-    # An adapter published by `editseq export` (it carries trainer_state.json) to continue from on another machine:
-    # weights, step and data position are restored; the optimizer's moments start afresh (they are not published).
-    warm_start: str | None = None
-    # A wall-clock cap on training (seconds, summed over resumed runs; 0: none). Stopping early leaves the schedule
-    # unfinished, so budgeted runs (``editseq retrain``) use the constant schedule.
-    max_seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        data = asdict(self)
-        data["lora_targets"] = list(self.lora_targets)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict) -> TrainConfig:
-        data = dict(data)
-        data["lora_targets"] = tuple(data.get("lora_targets") or LORA_TARGETS)
-        return cls(**data)
-
-
-# --- pure pieces --------------------------------------------------------------------------------------------------
-
-
-def lr_factor(step: int, total: int, warmup_steps: int, schedule: str) -> float:
-    """Learning-rate multiplier at ``step`` (0-based): linear warm-up, then linear or cosine decay to 0."""
-    if schedule not in SCHEDULES:
-        raise ValueError(f"unknown schedule {schedule!r}; choose one of {', '.join(SCHEDULES)}")
-    if warmup_steps > 0 and step < warmup_steps:
-        return (step + 1) / warmup_steps
-    if schedule == "constant":
-        return 1.0
-    progress = (step - warmup_steps) / max(1, total - warmup_steps)
-    progress = min(max(progress, 0.0), 1.0)
-    if schedule == "linear":
-        return 1.0 - progress
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
-    """The order of n packed rows in one epoch: a permutation that depends only on the seed and the epoch."""
-    rng = random.Random(seed * 1_000_003 + epoch)
-    order = list(range(n))
-    rng.shuffle(order)
-    return order
-
-
-def micro_batch(order_cache: dict, n_rows: int, rows: int, seed: int, index: int) -> list[int]:
-    """Row indices of the ``index``-th micro-batch of the whole run (epochs follow one another)."""
-    per_epoch = max(1, n_rows // rows)
-    epoch, within = divmod(index, per_epoch)
-    if epoch not in order_cache:
-        order_cache.clear()
-        order_cache[epoch] = epoch_order(n_rows, seed, epoch)
-    order = order_cache[epoch]
-    return order[within * rows : (within + 1) * rows]
-
-
-def total_steps(config: TrainConfig, n_rows: int, world: int = 1) -> int:
-    """Optimizer steps of the run: ``max_steps``, or the epochs over the packed rows."""
-    if config.max_steps > 0:
-        return config.max_steps
-    per_step = config.rows * config.grad_accum * world
-    return max(1, math.ceil(config.epochs * n_rows / per_step))
-
-
-# --- checkpoints --------------------------------------------------------------------------------------------------
-
-
-def latest_checkpoint(out: Path) -> Path | None:
-    """The newest complete checkpoint of a run directory, or None."""
-    pointer = out / "latest"
-    if pointer.is_file():
-        candidate = out / pointer.read_text().strip()
-        if (candidate / "trainer_state.json").is_file():
-            return candidate
-    complete = sorted(p for p in out.glob("checkpoint-*") if (p / "trainer_state.json").is_file())
-    return complete[-1] if complete else None
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def save_checkpoint(
-    out: Path, step: int, model, tokenizer, optimizer, state: dict, config: TrainConfig, keep: int
-):
-    """Write checkpoint-<step> atomically (temp dir, then rename), point ``latest`` at it, prune old ones."""
-    import numpy as np
-    import torch
-
-    name = f"checkpoint-{step:06d}"
-    tmp = out / f".{name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    save_weights(model, tmp, lora=config.lora)
-    tokenizer.save_pretrained(tmp)
-    torch.save(
-        {"optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state()},
-        tmp / "optimizer.pt",
-    )
-    rng = {"python": _jsonable(random.getstate()), "numpy": _jsonable(np.random.get_state())}
-    (tmp / "rng.json").write_text(json.dumps(rng))
-    (tmp / "train_config.json").write_text(json.dumps(config.to_json(), indent=2))
-    # trainer_state.json is written last: its presence marks the checkpoint complete.
-    (tmp / "trainer_state.json").write_text(json.dumps(state, indent=2))
-    final = out / name
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(tmp, final)
-    _atomic_write(out / "latest", name)
-    for old in sorted(p for p in out.glob("checkpoint-*") if p.is_dir())[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
-    return final
-
-
-def save_weights(model, directory: Path, *, lora: bool) -> None:
-    """Save the trainable weights: a LoRA adapter (never the whole resized embedding matrix) or the full model."""
-    if lora:
-        # The resized vocabulary would make peft save every embedding row (113 MB); the new token's row is already
-        # in the adapter as a trainable token.
-        model.save_pretrained(directory, safe_serialization=True, save_embedding_layers=False)
-    else:
-        model.save_pretrained(directory, safe_serialization=True)
-
-
-def _jsonable(value):
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return value
-
-
-def _restore_rng(path: Path, torch_rng) -> None:
-    import numpy as np
-    import torch
-
-    rng = json.loads((path / "rng.json").read_text())
-    version, internal, gauss = rng["python"]
-    random.setstate((version, tuple(internal), gauss))
-    kind, keys, pos, has_gauss, cached = rng["numpy"]
-    np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(torch_rng)
-
-
-# --- model --------------------------------------------------------------------------------------------------------
-
-
-def resolve_model_path(spec: str) -> str:
-    """A model directory for ``spec``: a registry name (``default``: the registry's default) is installed (once)
-    and its directory returned (an adapter entry's: its base's); anything else is returned as it is."""
-    from model_runtime.registry import catalog
-
-    if Path(spec).expanduser().exists() or catalog.load().find(spec) is None:
-        return spec
-    from model_runtime.registry.install import install_model
-
-    return str(install_model(spec))
-
-
-def load_for_training(config: TrainConfig, resume_from: Path | None):
-    """``(model, tokenizer)`` ready to train: ``<|diff|>`` added, LoRA attached (or full), weights from a checkpoint."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from model_runtime.loading import ensure_diff_token
-
-    path = resolve_model_path(config.model)
-    source = str(resume_from) if resume_from is not None and not config.lora else path
-    tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=config.trust_remote_code)
-    model = AutoModelForCausalLM.from_pretrained(
-        source, dtype=torch.float32, use_safetensors=True, trust_remote_code=config.trust_remote_code
-    )
-    diff_id = ensure_diff_token(model, tokenizer)
-    tokenizer.padding_side = "right"
-    model.config.use_cache = False
-    if config.lora:
-        from peft import LoraConfig, PeftModel, get_peft_model
-
-        if resume_from is not None:
-            model = PeftModel.from_pretrained(model, str(resume_from), is_trainable=True)
-        else:
-            lora = LoraConfig(
-                r=config.lora_r,
-                lora_alpha=config.lora_alpha,
-                lora_dropout=config.lora_dropout,
-                target_modules=list(config.lora_targets),
-                # Only the new token's embedding row trains (and is saved), not the whole 49k x 576 matrix.
-                trainable_token_indices=[diff_id],
-                task_type="CAUSAL_LM",
-            )
-            model = get_peft_model(model, lora)
-    return model, tokenizer
-
-
-def choose_format(config: TrainConfig, tokenizer) -> str:
-    """The text format: the configured one, or ``chat`` when the tokenizer has a chat template (``auto``)."""
-    if config.format == "auto":
-        return "chat" if getattr(tokenizer, "chat_template", None) else "plain"
-    if config.format not in FORMATS:
-        raise ValueError(f"unknown format {config.format!r}; choose one of auto, {', '.join(FORMATS)}")
-    return config.format
-
-
-# --- the loop -----------------------------------------------------------------------------------------------------
+from training.train_config import TrainConfig, lr_factor, micro_batch, total_steps
+from training.trainable_model import choose_format, load_for_training
 
 
 def evaluate(model, rows, pad_id: int, batch_rows: int, device, autocast) -> float:
@@ -319,15 +84,6 @@ def plot_losses(metrics_path: Path, png_path: Path) -> None:
     fig.savefig(tmp, dpi=100)
     plt.close(fig)
     os.replace(tmp, png_path)
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    if not path.is_file():
-        return
-    kept = [
-        line for line in path.read_text().splitlines() if line.strip() and json.loads(line)["step"] <= step
-    ]
-    _atomic_write(path, "".join(line + "\n" for line in kept))
 
 
 def _any_process(accelerator, flag: bool, device) -> bool:
@@ -417,7 +173,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
         saved_opt = torch.load(resume_from / "optimizer.pt", map_location="cpu", weights_only=True)
         optimizer.load_state_dict(saved_opt["optimizer"])
         state = json.loads((resume_from / "trainer_state.json").read_text())
-        _restore_rng(resume_from, saved_opt["torch_rng"])
+        restore_rng(resume_from, saved_opt["torch_rng"])
         log(f"resumed from {resume_from} at step {state['step']}")
     elif warm is not None:
         state = json.loads((warm / "trainer_state.json").read_text())
@@ -428,7 +184,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
     metrics_path = out / "metrics.jsonl"
     if accelerator.is_main_process:  # one writer: another process's truncation would orphan the open file
         (out / "train_config.json").write_text(json.dumps(config.to_json(), indent=2))
-        _truncate_metrics(metrics_path, state["step"])
+        truncate_metrics(metrics_path, state["step"])
     accelerator.wait_for_everyone()
     unwrapped = accelerator.unwrap_model(model)
 

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 from model_runtime import lint
 from model_runtime.edits import insertion
-from training.lintseq_analysis import BLAME, CLEAN, Program, prepare
+from training.lintseq_analysis import prepare
+from training.lintseq_program import BLAME, CLEAN, Program
 
 __all__ = [
     "Program",

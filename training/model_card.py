@@ -42,7 +42,7 @@ def run_metrics(run: Path, config: dict, last_step: int) -> list[dict]:
 
 def run_facts(run: Path) -> dict:
     """What a card reports about a run: config, the latest checkpoint's state, the last losses."""
-    from training.finetune import latest_checkpoint
+    from training.checkpoints import latest_checkpoint
 
     checkpoint = latest_checkpoint(run)
     if checkpoint is None:
@@ -164,7 +164,8 @@ def export(
 
     ``evaluation``: HumanEval results JSONL files whose table goes into the card's evaluation section.
     """
-    from training.finetune import latest_checkpoint, plot_losses
+    from training.checkpoints import latest_checkpoint
+    from training.finetune import plot_losses
 
     facts = run_facts(run)
     checkpoint = latest_checkpoint(run)

@@ -137,7 +137,8 @@ def pretrain(
     """Train a tokenizer and a small Llama on the Python files of a source tree; returns the final model dir."""
     from training.corpus import CorpusStats, python_files, split_for
     from training.datasets import write_records
-    from training.finetune import TrainConfig, train
+    from training.finetune import train
+    from training.train_config import TrainConfig
 
     stats = CorpusStats()
     files = [(str(rel), text) for rel, text in python_files(Path(tree), stats)]

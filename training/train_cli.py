@@ -164,7 +164,8 @@ def train_command(
     trust_remote_code: bool = typer.Option(False, help="Allow code shipped with the model (off by default)."),
 ) -> None:
     """Finetune a causal LM on records (LoRA by default, or --full); checkpoints can be resumed with --resume."""
-    from training.finetune import TrainConfig, train
+    from training.finetune import train
+    from training.train_config import TrainConfig
 
     if model == "default":
         from model_runtime.registry import catalog

@@ -1,0 +1,131 @@
+"""The models of a retraining run: the one it starts from (``--base``), the adapter copy training continues,
+scoring a model on the held-out data, and installing the trained adapter as the model directory."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from training.retrain.options import RetrainOptions
+from training.retrain.report import summary_row
+
+MODEL_FILES = ("adapter_config.json", "adapter_model.safetensors")
+
+
+@dataclass(frozen=True)
+class Start:
+    """The model training starts from: a base directory, and the adapter whose weights it continues (or None)."""
+
+    base: str
+    adapter: Path | None
+    format: str  # plain | chat | auto
+
+
+def resolve_start(spec: str) -> Start:
+    """Where ``--base`` points: a registry name (``default``: the registry's default; an adapter entry continues
+    its adapter), a model directory holding a LoRA adapter, or a causal LM directory."""
+    from model_runtime.registry import catalog
+
+    path = Path(spec).expanduser()
+    entry = None if path.exists() else catalog.load().find(spec)
+    if entry is not None:
+        from model_runtime.registry.install import install_model
+
+        base = str(install_model(entry.name))
+        adapter = entry.adapter.directory() if entry.adapter else None
+        if adapter is None or not (adapter / "adapter_model.safetensors").is_file():
+            return Start(base, None, "auto")
+        return Start(base, adapter, _recorded_format(adapter))
+    if not path.is_dir():
+        raise ValueError(
+            f"--base {spec}: no such model directory or registry name (give 'default', a name or a directory)"
+        )
+    if (path / "adapter_config.json").is_file():
+        from model_runtime.loading import adapter_base
+
+        return Start(adapter_base(path), path.resolve(), _recorded_format(path))
+    return Start(str(path.resolve()), None, "auto")
+
+
+def _recorded_format(directory: Path) -> str:
+    config = directory / "train_config.json"
+    if config.is_file():
+        recorded = json.loads(config.read_text()).get("format")
+        if recorded in ("plain", "chat"):
+            return recorded
+    return "auto"
+
+
+def warm_start_dir(adapter: Path, work: Path) -> Path:
+    """A copy of ``adapter`` that ``finetune.train(warm_start=...)`` continues from at step 0 (new data, new run)."""
+    target = work / "start-adapter"
+    if not (target / "trainer_state.json").is_file():
+        tmp = work / "start-adapter.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for name in MODEL_FILES:
+            shutil.copy2(adapter / name, tmp / name)
+        # The adapter's own step and data position refer to its own corpus; this run starts at the beginning.
+        (tmp / "trainer_state.json").write_text(
+            json.dumps({"step": 0, "micro": 0, "tokens": 0, "seconds": 0.0})
+        )
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+    return target
+
+
+def score(
+    start_base: str, adapter: Path | None, cases, valid_records, options: RetrainOptions, results: Path, log
+) -> dict:
+    """Next-edit benchmark rows (resumed from ``results``) and validation loss of one model on the held-out data."""
+    import contextlib
+
+    from model_runtime.loading import clear_cache, load_model
+    from model_runtime.suggestions import suggest
+    from training.datasets import pack, tokenize_records
+    from training.evaluation.next_edit import run_next_edit, summarise_rows
+    from training.finetune import evaluate
+
+    loaded = load_model(start_base, device=options.device, adapter=str(adapter) if adapter else None)
+    config = {"model": loaded.source, "adapter": loaded.adapter, "k": options.k, "seed": options.seed,
+              "max_new_tokens": options.max_new_tokens, "strategy": options.strategy}  # fmt: skip
+
+    def run_one(case, strategy):
+        return suggest(
+            loaded, case.buffer, instruction=case.instruction, k=options.k, max_new_tokens=options.max_new_tokens,
+            mode=strategy, seed=options.seed,
+        )  # fmt: skip
+
+    rows = run_next_edit(
+        cases,
+        [options.strategy],
+        run_one,
+        k=options.k,
+        config=config,
+        out=results,
+        log=lambda m: log(f"  {m}"),
+    )
+    summary = summarise_rows(rows).get(options.strategy, {})
+    loss = None
+    examples, _ = tokenize_records(valid_records, loaded.tokenizer, loaded.prompt_format, options.max_length)
+    packed = pack(examples, options.max_length)[: options.eval_rows]
+    if packed:
+        pad = loaded.tokenizer.pad_token_id
+        pad = loaded.tokenizer.eos_token_id if pad is None else pad
+        with loaded.lock:
+            loss = evaluate(loaded.model, packed, pad, options.rows, loaded.device, contextlib.nullcontext)
+            loaded.model.eval()  # evaluate() leaves the model in training mode for the loop that called it
+    clear_cache()
+    return summary_row(summary, loss)
+
+
+def install_model(final: Path, out: Path, config, options: RetrainOptions) -> None:
+    """Copy the trained adapter and tokenizer into the model directory with a ``train_config.json`` that records
+    the base, the format and where the data came from (``model_runtime.loading`` reads both)."""
+    for item in final.iterdir():
+        if item.is_file():
+            shutil.copy2(item, out / item.name)
+    recorded = config.to_json() | {"retrain": {"repo": str(options.repo.resolve()), "base": options.base}}
+    (out / "train_config.json").write_text(json.dumps(recorded, indent=2) + "\n")
