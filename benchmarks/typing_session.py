@@ -2,7 +2,7 @@
 with the prompt KV cache kept per document, with one shared slot, and cleared before each request (cold).
 
     python benchmarks/typing_session.py [--model DIR] [--quantize int8] [--edits 10] [--threads 2]
-                                        [--files training/finetune.py,model_runtime/edits.py]
+                                        [--files model_runtime/incremental_lint.py,model_runtime/edits.py]
 
 The session alternates between the files (an editor with two open documents): each request first adds one line to
 its file, a comment below the previous edit in the function in the middle of the file, then asks for a 1-token
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 DEFAULT_MODEL = Path.home() / ".cache/editseq/converted/qwen05-bcc4401ea80f"
-DEFAULT_FILES = "training/finetune.py,model_runtime/edits.py"
+DEFAULT_FILES = "model_runtime/incremental_lint.py,model_runtime/edits.py"
 MODES = ("cold", "one slot", "per document")
 
 
