@@ -3,7 +3,8 @@
     python benchmarks/import_fix_history.py [--git .] [--rev HEAD] [--limit 100]
 
 The cases are those of ``editseq eval next-edit --git`` (the same builder, the same order and limit). For each case
-and variant, ``auto_import.import_fix`` is asked for the import the buffer's own undefined names need; ``suggest``
+and variant, ``auto_import.import_fix`` is asked for the import the buffer's own undefined names need (with the
+repository's symbol index at the case's commit, ``git_symbols``, as the evaluation gives it); ``suggest``
 ranks that fix first, above any model's edit, so where it is offered it *is* the top suggestion whatever the model.
 The table gives, per variant, how many cases it is offered for, how many it predicts exactly, and its share of the
 mean line F1 over all cases: a lower bound on any model's mean line F1 through ``suggest`` on the same cases, since
@@ -22,8 +23,10 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> None:
     from model_runtime.auto_import import import_fix
+    from model_runtime.workspace_symbols import module_name
     from training.evaluation.edit_metrics import exact, line_f1
     from training.evaluation.git_history import build_cases
+    from training.evaluation.git_symbols import symbols_at
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--git", type=Path, default=ROOT, help="the repository whose history gives the cases")
@@ -39,7 +42,10 @@ def main() -> None:
         total = 0.0
         for case in cases:
             buffer = case.buffer if variant == "plain" else case.replay_buffer
-            fixed = import_fix(buffer)
+            commit = case.commit if variant == "replay" else f"{case.commit}^"
+            fixed = import_fix(
+                buffer, symbols=symbols_at(args.git.resolve(), commit), module=module_name(case.path)
+            )
             if fixed is None:
                 continue
             present = set(buffer.split("\n"))

@@ -7,6 +7,7 @@ after the cursor when it goes below (the lines in between are repeated unchanged
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from lsprotocol import types
@@ -41,3 +42,13 @@ def inline_item(
         start = types.Position(line=row, character=_utf16_len(current[:col]))
         end = types.Position(line=last, character=_utf16_len(lines[last]))
     return types.InlineCompletionItem(insert_text=new_text, range=types.Range(start=start, end=end))
+
+
+def best_inline(buffer: str, cursor: types.Position, suggestions: Sequence[Any]) -> tuple[Any, Any] | None:
+    """The best suggestion ghost text can show, with its item: one above the cursor (an import quick fix, ranked
+    first) cannot be shown, so the next one is."""
+    for suggestion in suggestions:
+        item = inline_item(buffer, cursor, list(suggestion.placements))
+        if item is not None:
+            return suggestion, item
+    return None

@@ -55,6 +55,7 @@ class SuggestionCache:
         # What a `$/cancelRequest` for a message id stops: an Event to set, or a shared computation to leave.
         self.request_cancels: dict[Any, Callable[[], None]] = {}
         self.shown: dict[str, Computed] = {}  # uri -> what code actions / inline completion last showed
+        self.symbols: Any = None  # the workspace's DirectoryIndex, made on first use (workspace_symbols)
         self._idle_tasks: dict[str, asyncio.Task] = {}
         # uri -> the pyflakes state its suggestions were validated with, so the next version's buffer and candidates
         # are checked incrementally (used on the model thread only: one worker, so never by two threads at once).
@@ -189,6 +190,7 @@ class SuggestionCache:
                 tree=outline,
                 strategy=settings.strategy,  # "default": the model's own
                 cache_key=uri,  # the document's prompt cache: the next request prefills only what changed
+                **self.workspace_symbols(uri),
             )
         except Cancelled as exc:
             raise JsonRpcContentModified(
@@ -206,6 +208,21 @@ class SuggestionCache:
             cached = self.cache.setdefault(uri, {})
             cached[("line", line)] = cached[("focus", focus)] = computed
         return computed
+
+    def workspace_symbols(self, uri: str) -> dict:
+        """The import quick fix's view of the workspace: its symbol index (read lazily, kept fresh by
+        modification time) and the document's module; nothing without a workspace folder."""
+        from pygls.uris import to_fs_path
+
+        from model_runtime.workspace_symbols import DirectoryIndex
+
+        root = getattr(self.server.workspace, "root_path", None)
+        if not root:
+            return {}
+        if self.symbols is None or str(self.symbols.root) != root:
+            self.symbols = DirectoryIndex(root)
+        path = to_fs_path(uri)
+        return {"symbols": self.symbols, "module": self.symbols.module_of(path) if path else None}
 
     # ------------------------------------------------------------------------------------------ invalidation
 

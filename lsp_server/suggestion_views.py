@@ -14,7 +14,7 @@ from pygls.exceptions import JsonRpcContentModified, JsonRpcInvalidParams
 
 from lsp_server import commands
 from lsp_server.documents import PendingSequence
-from lsp_server.inline import inline_item
+from lsp_server.inline import best_inline, inline_item
 from lsp_server.model_host import LOADING, READY
 from lsp_server.model_lifecycle import RequestFailed
 from lsp_server.plans import combined_placements, is_plan, next_placements, plan_steps, remaining_placements
@@ -155,14 +155,12 @@ class SuggestionViews:
             computed = await server.suggestions.suggestions_for(uri, params.position.line)
         except RequestFailed:
             return types.InlineCompletionList(items=[])
-        suggestions = computed.result.suggestions
-        if not suggestions:
+        shown = best_inline(computed.buffer, params.position, computed.result.suggestions)
+        if shown is None:
             return types.InlineCompletionList(items=[])
-        item = inline_item(computed.buffer, params.position, list(suggestions[0].placements))
-        if item is None:
-            return types.InlineCompletionList(items=[])
+        suggestion, item = shown
         server.suggestions.shown[uri] = computed
-        server.suggestions.record("shown", uri, computed, suggestions=[suggestions[0].edit_text], inline=True)
+        server.suggestions.record("shown", uri, computed, suggestions=[suggestion.edit_text], inline=True)
         return types.InlineCompletionList(items=[item])
 
 

@@ -12,6 +12,9 @@ one more line of the completion (so it becomes one more insertion step, checked 
 - a few names that are almost always the standard library's (``defaultdict``, ``Counter``, ``reduce``, ...), used
   as the name of a call or a subscript: ``from collections import defaultdict``.
 
+- with the workspace's symbol index (``workspace_symbols``), a name that exactly one of the project's own modules
+  defines: ``from pkg.mod import Name``.
+
 Nothing else is guessed: a third-party module may not be installed, and a bare undefined name is more often a typo
 or a missing variable than a missing import.
 """
@@ -25,8 +28,17 @@ import re
 import sys
 import typing
 from collections.abc import Sequence
+from typing import Protocol
 
 from model_runtime import lint
+from model_runtime.workspace_symbols import SymbolIndex
+
+
+class Symbols(Protocol):
+    """A workspace's symbol index, or what makes a fresh one (``workspace_symbols``)."""
+
+    def current(self) -> SymbolIndex: ...
+
 
 WELL_KNOWN = {
     "defaultdict": "collections",
@@ -74,11 +86,18 @@ def import_for(
 
 
 def with_imports(
-    final: str, added: Sequence[bool], errors: Sequence[lint.LintError] | None = None
+    final: str,
+    added: Sequence[bool],
+    errors: Sequence[lint.LintError] | None = None,
+    *,
+    symbols: Symbols | None = None,
+    module: str | None = None,
 ) -> tuple[str, list[bool]]:
     """``final`` (a buffer after an insertion; ``added`` marks its new lines) with the imports its new lines need,
-    each inserted among the module's standard-library imports (``_place``), marked as added too. ``errors``:
-    ``final``'s pyflakes errors when the caller has them."""
+    each inserted in order among its peers (``_place``), marked as added too. ``errors``: ``final``'s pyflakes
+    errors when the caller has them. ``symbols``: the workspace's index (``current()`` is called only when the
+    standard library leaves a name unresolved), for names the project itself defines (``module``: the buffer's own
+    module, never imported from)."""
     added = list(added)
     wanted = _undefined_on(added, lint.errors(final) if errors is None else errors)
     tree = lint.parse_or_none(final) if wanted else None
@@ -88,23 +107,35 @@ def with_imports(
     # the module's own habit: typing's aliases where it imports from typing and not from collections.abc
     modules = {node.module for node in tree.body if isinstance(node, ast.ImportFrom)}
     abc = "collections.abc" in modules or "typing" not in modules
-    imports = {
-        line
-        for name in wanted
-        if (line := import_for(name, uses.get(name, set()), attributes.get(name, set()), abc=abc))
-    }
+    imports = set()
+    for name in sorted(wanted):
+        how = uses.get(name, set())
+        line = import_for(name, how, attributes.get(name, set()), abc=abc)
+        if line is None and symbols is not None:
+            line = symbols.current().import_line(name, how, attributes.get(name, set()), exclude=module)
+        if line is not None:
+            imports.add(line)
     lines = final.split("\n")
-    for line in sorted(imports, key=_sort_key, reverse=True):  # bottom up: earlier positions stay right
+    for line in sorted(
+        _grouped(imports), key=_sort_key, reverse=True
+    ):  # bottom up: earlier positions stay right
         at = _place(tree, line)
         lines.insert(at, line)
         added.insert(at, True)
     return "\n".join(lines), added
 
 
-def import_fix(buffer: str, errors: Sequence[lint.LintError] | None = None) -> str | None:
+def import_fix(
+    buffer: str,
+    errors: Sequence[lint.LintError] | None = None,
+    *,
+    symbols: Symbols | None = None,
+    module: str | None = None,
+) -> str | None:
     """The buffer with the imports its own undefined names need, or None when none is known (a quick fix offered
     beside the model's suggestions: the user has just written ``contextlib.suppress`` without the import)."""
-    fixed, added = with_imports(buffer, [True] * (buffer.count("\n") + 1), errors)
+    every = [True] * (buffer.count("\n") + 1)
+    fixed, _ = with_imports(buffer, every, errors, symbols=symbols, module=module)
     return fixed if fixed != buffer else None
 
 
@@ -148,6 +179,24 @@ def _uses(tree: ast.Module) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
     return uses, attributes
 
 
+def _grouped(imports: set[str]) -> list[str]:
+    """``from m import a`` and ``from m import b`` as one ``from m import a, b`` (names in isort's order:
+    constants, classes, then the rest)."""
+    names: dict[str, set[str]] = {}
+    plain = []
+    for line in imports:
+        words = line.split()
+        if words[0] == "from":
+            names.setdefault(words[1], set()).add(words[3])
+        else:
+            plain.append(line)
+    return [*plain, *(f"from {m} import {', '.join(sorted(ns, key=_name_order))}" for m, ns in names.items())]
+
+
+def _name_order(name: str) -> tuple[int, str]:
+    return (0 if name.isupper() else 1 if name[:1].isupper() else 2), name
+
+
 def _sort_key(line: str) -> tuple[bool, str]:
     """isort's order within a section: ``import x`` lines first, then ``from x import y``, each by module."""
     words = line.split()
@@ -155,17 +204,25 @@ def _sort_key(line: str) -> tuple[bool, str]:
 
 
 def _place(tree: ast.Module, line: str) -> int:
-    """The 0-based line where the import ``line`` goes: in order among the module's top-level standard-library
-    imports; without any, before its first import (after ``__future__``), else after its docstring, else first."""
+    """The 0-based line where the import ``line`` goes: in order among its peers among the module's top-level
+    imports (the standard library's, or those of the same top-level package); without any, a standard-library
+    import goes before the first import (after ``__future__``), another after the last; with no import at all,
+    after the docstring, else first."""
     imports = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
     future = [node for node in imports if isinstance(node, ast.ImportFrom) and node.module == "__future__"]
-    standard = [node for node in imports if node not in future and _module(node).split(".")[0] in _STANDARD]
-    if standard:
-        later = [node for node in standard if _sort_key(ast.unparse(node)) > _sort_key(line)]
-        return later[0].lineno - 1 if later else _end(standard[-1])
+    root = line.split()[1].split(".")[0]
+    standard = root in _STANDARD
+    peers = [
+        node
+        for node in imports
+        if node not in future and (_root(node) in _STANDARD if standard else _root(node) == root)
+    ]
+    if peers:
+        later = [node for node in peers if _sort_key(ast.unparse(node)) > _sort_key(line)]
+        return later[0].lineno - 1 if later else _end(peers[-1])
     rest = [node for node in imports if node not in future]
     if rest:
-        return rest[0].lineno - 1
+        return rest[0].lineno - 1 if standard else _end(rest[-1])
     if future:
         return _end(future[-1])
     first = tree.body[0] if tree.body else None
@@ -178,8 +235,10 @@ def _place(tree: ast.Module, line: str) -> int:
     return 0
 
 
-def _module(node: ast.Import | ast.ImportFrom) -> str:
-    return node.names[0].name if isinstance(node, ast.Import) else node.module or ""
+def _root(node: ast.Import | ast.ImportFrom) -> str:
+    """The top-level package an import reads from (a relative import: "")."""
+    module = node.names[0].name if isinstance(node, ast.Import) else node.module or ""
+    return "" if getattr(node, "level", 0) else module.split(".")[0]
 
 
 def _end(node: ast.stmt) -> int:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 
 from model_runtime import lint
-from model_runtime.auto_import import import_fix
+from model_runtime.auto_import import Symbols, import_fix
 from model_runtime.candidate_checks import BufferLint
 from model_runtime.edits import (
     SEPARATOR,
@@ -305,6 +305,8 @@ def suggest(
     tree: object = UNPARSED,
     strategy: str | None = None,
     cache_key: Hashable = None,
+    symbols: Symbols | None = None,
+    module: str | None = None,
 ) -> SuggestResult:
     """Validated next edits for ``buffer``, best first (see ``validate``); raises generation.Cancelled if cancelled.
 
@@ -313,7 +315,8 @@ def suggest(
     to call. ``window``: a longer buffer shows the model only this many lines around ``line``
     (``windows.window_span``; 0: all). ``tree``: the buffer's syntax tree when the caller has parsed it
     (``prompts.UNPARSED``: parse it here). ``cache_key``: the prompt cache this call reuses and refreshes (the
-    document's URI: the next call for it prefills only what changed; ``generation.generate``). Raises ValueError for an unknown strategy or one the model cannot run.
+    document's URI: the next call for it prefills only what changed; ``generation.generate``). ``symbols``,
+    ``module``: the workspace's symbol index and the buffer's module, for the import quick fix (``auto_import``). Raises ValueError for an unknown strategy or one the model cannot run.
     """
     name = resolve_strategy(strategy, loaded)
     linted = BufferLint(buffer, linter=linter)
@@ -327,7 +330,7 @@ def suggest(
     validated = validate(
         buffer, proposed.outputs, proposed.timings, proposed.hidden, linted, proposed.append_at
     )
-    fixes = _import_fixes(buffer, linted)
+    fixes = _import_fixes(buffer, linted, symbols, module)
     fixed = {fix.program for fix in fixes}
     return dataclasses.replace(
         validated,
@@ -341,9 +344,11 @@ def suggest(
     )
 
 
-def _import_fixes(buffer: str, linted: BufferLint) -> list[Suggestion]:
+def _import_fixes(
+    buffer: str, linted: BufferLint, symbols: Symbols | None, module: str | None
+) -> list[Suggestion]:
     """The quick fix that imports what the buffer's own undefined names need, validated (at most one)."""
-    fixed = import_fix(buffer, linted.errors) if linted.errors else None
+    fixed = import_fix(buffer, linted.errors, symbols=symbols, module=module) if linted.errors else None
     if fixed is None:
         return []
     # a mean log-probability of 0: nothing the model proposes ranks above it

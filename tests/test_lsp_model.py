@@ -148,6 +148,16 @@ async def test_inline_completion_shows_the_next_edit_as_ghost_text(client, uri):
     assert item.range.start == item.range.end == cursor
 
 
+async def test_an_import_quick_fix_is_offered_first_as_a_code_action(client, uri):
+    buffer = (
+        DOC_BUFFER
+        + "\n\ndef quiet(path):\n    with contextlib.suppress(OSError):\n        return open(path)\n"
+    )
+    await ready_with(client, uri, buffer)
+    first, *_ = await actions_at(client, uri)
+    assert "import contextlib" in first.title
+
+
 async def test_generate_then_accept_next_step_walks_the_known_sequence(client, uri):
     await ready_with(client, uri, "")
     arguments = {"uri": uri, "instruction": KNOWN_INSTRUCTION, "k": 1}

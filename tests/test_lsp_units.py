@@ -14,7 +14,7 @@ from lsp_server import commands
 from lsp_server.__main__ import parse_address
 from lsp_server.diagnostics import lint_diagnostics
 from lsp_server.documents import DocumentState, PendingSequence
-from lsp_server.inline import inline_item
+from lsp_server.inline import best_inline, inline_item
 from lsp_server.settings import Settings, as_client_dict, from_environment, merge_settings, model_source
 from lsp_server.suggestion_log import SuggestionLog
 from lsp_server.text_edits import apply_text_edits, preview_title, text_edits, workspace_edit
@@ -336,3 +336,15 @@ def test_the_prompt_window_setting_takes_lines_and_refuses_negatives():
     assert Settings().prompt_window == 80
     kept, problems = merge_settings(settings, {"promptWindow": -1})
     assert kept.prompt_window == 200 and "editseq.promptWindow" in problems[0]
+
+
+def test_ghost_text_skips_a_suggestion_above_the_cursor_for_the_best_one_it_can_show():
+    from types import SimpleNamespace
+
+    buffer = "def f():\n    with contextlib.suppress(OSError):\n        pass\n"
+    fix = SimpleNamespace(placements=[placement(0, "import contextlib")])
+    edit = SimpleNamespace(placements=[placement(3, "    return 1")])
+    cursor = types.Position(line=2, character=len("        pass"))
+    suggestion, item = best_inline(buffer, cursor, [fix, edit])
+    assert suggestion is edit and item.insert_text.endswith("    return 1")
+    assert best_inline(buffer, cursor, [fix]) is None

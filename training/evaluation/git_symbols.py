@@ -1,0 +1,50 @@
+"""The workspace a next-edit case from history sees: the symbol index of the repository's Python files at a commit.
+
+The import quick fix (``model_runtime.auto_import``) resolves a project's own names through the workspace's
+symbol index. A case from history is given the repository as it stood: at the parent commit for the ``plain``
+variant (the file before the commit, every other file before it too), at the commit itself for ``replay`` (the
+commit's other hunks applied: its changes to other files are made as well; the case's own file is the buffer and is
+never imported from). The files are read with one ``git cat-file --batch`` per commit, and indexes are kept for the
+last few commits.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+from pathlib import Path
+
+from model_runtime.workspace_symbols import SymbolIndex, index_sources
+
+
+@functools.lru_cache(maxsize=4)
+def symbols_at(repo: Path, commit: str) -> SymbolIndex:
+    """The symbol index of the ``.py`` files of ``repo`` at ``commit``."""
+    listing = _git(repo, ["ls-tree", "-r", "-z", commit]).split(b"\0")
+    blobs = []  # (path, object id) of each .py blob
+    for entry in listing:
+        if not entry:
+            continue
+        meta, _, path = entry.partition(b"\t")
+        kind, oid = meta.split()[1:3]
+        if kind == b"blob" and path.endswith(b".py"):
+            blobs.append((path.decode("utf-8", "replace"), oid.decode()))
+    batch = _git(repo, ["cat-file", "--batch"], "\n".join(oid for _, oid in blobs).encode() + b"\n")
+    sources = []
+    at = 0
+    for path, _ in blobs:
+        header_end = batch.index(b"\n", at)
+        size = int(batch[at:header_end].split()[2])
+        body = batch[header_end + 1 : header_end + 1 + size]
+        at = header_end + 1 + size + 1  # the body is followed by a newline
+        try:
+            sources.append((path, body.decode("utf-8")))
+        except UnicodeDecodeError:
+            continue
+    return index_sources(sources)
+
+
+def _git(repo: Path, args: list[str], stdin: bytes | None = None) -> bytes:
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], input=stdin, check=True, capture_output=True
+    ).stdout
