@@ -8,7 +8,7 @@ import textwrap
 from hypothesis import given
 from hypothesis import strategies as st
 
-from training import corpus
+from training import corpus, corpus_dedupe
 
 DOCUMENTED = textwrap.dedent(
     '''
@@ -144,25 +144,25 @@ def test_exact_and_near_duplicates_are_removed_but_different_programs_kept():
     renamed_var = base.replace("total", "acc")
     different = "def g(text):\n    words = text.split()\n    return {w: len(w) for w in words if w.isalpha()}"
     stats = corpus.CorpusStats()
-    kept = corpus.deduplicate(
+    kept = corpus_dedupe.deduplicate(
         [_program(base), _program(base), _program(comment_only), _program(different)],
         stats,
         against_humaneval=False,
     )
     assert [p.program for p in kept] == [base, different]
     assert stats.dropped == {"exact duplicate": 2}
-    near = corpus.deduplicate(
+    near = corpus_dedupe.deduplicate(
         [_program(base), _program(renamed_var)], corpus.CorpusStats(), against_humaneval=False
     )
     assert len(near) == 2  # renaming every use changes most shingles: not a near duplicate at 0.7
 
 
 def test_a_humaneval_solution_is_kept_out_of_the_corpus():
-    task_id, text = corpus.humaneval_texts()[0]
+    task_id, text = corpus_dedupe.humaneval_texts()[0]
     assert task_id == "HumanEval/0"
     lightly_edited = text.replace("    ", "  ") + "\n# copied\n"
     stats = corpus.CorpusStats()
-    kept = corpus.deduplicate([_program(lightly_edited), _program("def h():\n    return 41 + 1")], stats)
+    kept = corpus_dedupe.deduplicate([_program(lightly_edited), _program("def h():\n    return 41 + 1")], stats)
     assert [p.program for p in kept] == ["def h():\n    return 41 + 1"]
     assert stats.dropped == {"humaneval near-duplicate": 1}
 

