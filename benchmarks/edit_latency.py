@@ -65,8 +65,9 @@ def edit_points(lines: list[str], count: int) -> list[int]:
     return [candidates[int(j * step)] for j in range(count)]
 
 
-def measure(loaded, lines: list[str], point: int, strategy: str, k: int, warm: bool) -> tuple[float, bool]:
-    """Seconds of the suggestion after typing ``lines[point]`` back, and whether it offered anything."""
+def measure(loaded, lines: list[str], point: int, strategy: str, k: int, warm: bool) -> tuple[float, dict]:
+    """Seconds of the suggestion after typing ``lines[point]`` back, and what it gave: offered or not, why not
+    (counts), tokens decoded, and whether its first new line is the line the file really has next."""
     from model_runtime.suggestions import suggest
 
     before = lines[:point] + lines[point + 2 :]
@@ -78,7 +79,17 @@ def measure(loaded, lines: list[str], point: int, strategy: str, k: int, warm: b
         loaded.prompt_cache = None
     started = time.perf_counter()
     result = suggest(loaded, "\n".join(after), line=point + 1, **options)
-    return time.perf_counter() - started, bool(result.suggestions)
+    seconds = time.perf_counter() - started
+    top = result.suggestions[0] if result.suggestions else None
+    first = top.placements[0].lines[0].strip() if top and top.placements and top.placements[0].lines else None
+    return seconds, {
+        "offered": top is not None,
+        "next_line_right": first == lines[point + 1].strip(),
+        "new_tokens": result.timings.new_tokens if result.timings else 0,
+        "non_insertions": result.non_insertions,
+        "dropped_invalid": result.dropped_invalid,
+        "dropped_malformed": result.dropped_malformed,
+    }
 
 
 def main() -> None:
@@ -113,10 +124,10 @@ def main() -> None:
         for warm in (True, False):
             times, answered = [], 0
             for point in points:
-                seconds, offered = measure(loaded, lines, point, strategy, args.k, warm)
+                seconds, what = measure(loaded, lines, point, strategy, args.k, warm)
                 times.append(seconds)
-                answered += offered
-                raw.append(dict(strategy=strategy, warm=warm, line=point, seconds=seconds, offered=offered))
+                answered += what["offered"]
+                raw.append(dict(strategy=strategy, warm=warm, line=point, seconds=seconds, **what))
             rows.append(
                 f"{strategy:<9} {'warm' if warm else 'cold':<5} {percentile(times, 0.5):>7.2f} "
                 f"{percentile(times, 0.95):>7.2f} {statistics.mean(times):>7.2f} {answered:>5}/{len(points)}"

@@ -39,3 +39,17 @@ def lsp_model_dir(tmp_path_factory):
     from tests.clients.lsp_session import build_lsp_model
 
     return build_lsp_model(tmp_path_factory.mktemp("lsp-model"))
+
+
+@pytest.fixture(scope="module")
+def problems():
+    """The 164 HumanEval problems, from the installed package."""
+    from training.evaluation.humaneval import load_problems
+
+    return load_problems()
+
+
+@pytest.fixture(scope="module")
+def by_id(problems):
+    """The HumanEval problems by task id."""
+    return {p.task_id: p for p in problems}

@@ -162,7 +162,9 @@ def test_a_humaneval_solution_is_kept_out_of_the_corpus():
     assert task_id == "HumanEval/0"
     lightly_edited = text.replace("    ", "  ") + "\n# copied\n"
     stats = corpus.CorpusStats()
-    kept = corpus_dedupe.deduplicate([_program(lightly_edited), _program("def h():\n    return 41 + 1")], stats)
+    kept = corpus_dedupe.deduplicate(
+        [_program(lightly_edited), _program("def h():\n    return 41 + 1")], stats
+    )
     assert [p.program for p in kept] == ["def h():\n    return 41 + 1"]
     assert stats.dropped == {"humaneval near-duplicate": 1}
 
