@@ -40,6 +40,12 @@ def test_cases_are_the_intermediate_states_with_their_history_and_true_next_stat
     assert second.history == (diff_states("", KNOWN_STATES[1]), diff_states(KNOWN_STATES[1], KNOWN_STATES[2]))
 
 
+def test_a_case_puts_the_cursor_where_the_true_edit_goes(known_cases):
+    buffer, target = known_cases[1].buffer.split("\n"), known_cases[1].target.split("\n")
+    first_new = next(i for i, line in enumerate(target) if i >= len(buffer) or buffer[i] != line)
+    assert known_cases[1].cursor == first_new
+
+
 def test_long_sequences_are_sampled_evenly_up_to_max_steps():
     program = (
         "\n".join(f"x{i} = {i}" for i in range(12))
@@ -61,6 +67,7 @@ def test_a_program_that_does_not_parse_gives_no_cases():
 def test_strategies_name_a_prompt_mode_and_a_history_length():
     assert strategy_options("whole") == ("whole", 0)
     assert strategy_options("lintseq+history", 5) == ("lintseq", 5)
+    assert strategy_options("continue+history", 2) == ("continue", 2)
     with pytest.raises(ValueError, match="unknown strategy"):
         strategy_options("telepathy")
 
@@ -175,7 +182,7 @@ def test_eval_next_edit_end_to_end_on_the_tiny_model(tiny_model_dir, tmp_path, m
             "--model",
             str(tiny_model_dir),
             "--strategies",
-            "whole,lintseq",
+            "whole,lintseq,continue",
         ]
         result = CliRunner().invoke(app, [*args, "--k", "2", "--temperature", "0", "--out", str(out)])
     finally:
@@ -185,3 +192,4 @@ def test_eval_next_edit_end_to_end_on_the_tiny_model(tiny_model_dir, tmp_path, m
     # The tiny model memorised the next edit after KNOWN_STATES[2] given the buffer as one insertion.
     assert rows[("held_out.jsonl::held_out.jsonl:1#2", "whole")]["exact"] is True
     assert "| whole | 2 |" in result.output and "| lintseq | 2 |" in result.output
+    assert "| continue | 2 |" in result.output  # the runtime's strategy, at the true edit's cursor

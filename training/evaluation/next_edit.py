@@ -3,7 +3,8 @@
 Held-out programs are cut into LintSeq states (``training.lintseq.sample_states``). A *case* is one step: the buffer
 is state i (i >= 1), the previous diffs are the Diff History, and the truth is state i + 1. For each case and each
 prompt *strategy* (a ``model_runtime.prompts`` mode, with or without the history) the model suggests k validated
-edits, and we record:
+edits, and we record (the ``continue``, ``rewrite`` and ``fim`` strategies are given the cursor where the true edit
+goes, as an editor would):
 
 - exact: the top suggestion's program is state i + 1 (programs compared as normalised lines);
 - hit@k: any of the suggestions is;
@@ -27,7 +28,11 @@ from pathlib import Path
 from model_runtime.edits import diff_states, edits_from_states, normalise, parse_edit
 from training.evaluation.results import append_record, resumed_rows
 
-STRATEGIES = ("whole", "whole+history", "lintseq", "lintseq+history")
+# The lintseq strategy's prompt modes, and the runtime's other strategies (given the cursor where the true edit goes).
+PROMPT_MODES = ("whole", "lintseq")
+AT_CURSOR = ("continue", "rewrite", "fim")
+STRATEGIES = tuple(f"{name}{extra}" for name in (*PROMPT_MODES, *AT_CURSOR) for extra in ("", "+history"))
+DEFAULT_STRATEGIES = ("whole", "whole+history", "lintseq", "lintseq+history")
 
 
 @dataclass(frozen=True)
@@ -44,9 +49,18 @@ class Case:
     def key(self) -> str:
         return f"{self.program_id}#{self.step}"
 
+    @property
+    def cursor(self) -> int:
+        """The 0-based line of ``buffer`` the true next edit inserts before (where an editor's cursor would be)."""
+        from model_runtime.suggestions import placements_for
+
+        placements, _ = placements_for(self.buffer, parse_edit(self.target_edit))
+        return placements[0].line if placements else len(self.buffer.split("\n"))
+
 
 def strategy_options(strategy: str, history_length: int = 3) -> tuple[str, int]:
-    """``(prompt mode, number of history diffs)`` for a strategy name such as ``lintseq+history``."""
+    """``(prompt mode or runtime strategy, number of history diffs)`` for a name such as ``lintseq+history`` or
+    ``continue``."""
     mode, _, extra = strategy.partition("+")
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from training.evaluation.common import fail, load_for_eval, log
-from training.evaluation.next_edit import STRATEGIES as STRATEGY_NAMES
+from training.evaluation.next_edit import DEFAULT_STRATEGIES, STRATEGIES
 
 
 def register(group: typer.Typer) -> None:
@@ -51,7 +51,9 @@ def next_edit(
     ),
     adapter: str = typer.Option(None, help="LoRA adapter directory; 'default' = the EditSeq adapter."),
     strategies: str = typer.Option(
-        ",".join(STRATEGY_NAMES), help="Comma-separated prompt strategies to compare."
+        ",".join(DEFAULT_STRATEGIES),
+        help=f"Comma-separated strategies to compare: {', '.join(STRATEGIES)} (whole and lintseq are the lintseq "
+        "strategy's prompt modes; continue, rewrite and fim are given the cursor where the true edit goes).",
     ),
     history_length: int = typer.Option(
         3,
@@ -71,7 +73,7 @@ def next_edit(
     device: str = typer.Option("auto"),
     dtype: str = typer.Option("auto"),
     quantize: str = typer.Option(
-        None, help="--git: none or int8; default: as the editor loads the model (the registry's CPU choice)."
+        None, help="none or int8; default: as the editor loads the model (the registry's CPU choice)."
     ),
     seed: int = typer.Option(0),
     trust_remote_code: bool = typer.Option(False),
@@ -91,6 +93,7 @@ def next_edit(
         fail("give corpus JSONL files or Python files/dirs, or --git REPO")
     from model_runtime.suggestions import suggest as suggest_edits
     from training.evaluation.next_edit import (
+        AT_CURSOR,
         cases_for,
         format_summary,
         load_programs,
@@ -114,20 +117,23 @@ def next_edit(
     ]
     if not cases:
         fail("the programs gave no cases (each needs at least two LintSeq steps)")
-    loaded = load_for_eval(model, adapter, device, dtype, trust_remote_code)
+    loaded = load_for_eval(model, adapter, device, dtype, trust_remote_code, quantize)
 
     def run_one(case, strategy):
-        mode, history = options[strategy]
+        name, history = options[strategy]
+        at_cursor = name in AT_CURSOR
         return suggest_edits(
             loaded,
             case.buffer,
+            line=case.cursor if at_cursor else None,
             instruction=case.instruction,
             history=case.history[-history:] if history else (),
             k=k,
             temperature=temperature,
             top_p=top_p,
             max_new_tokens=max_new_tokens,
-            mode=mode,
+            mode="whole" if at_cursor else name,
+            strategy=name if at_cursor else "lintseq",
             seed=seed,
         )
 
@@ -135,6 +141,7 @@ def next_edit(
     config = {
         "model": loaded.source,
         "adapter": loaded.adapter,
+        "quantize": loaded.quantization,
         "k": k,
         "temperature": temperature,
         "top_p": top_p,
