@@ -3,7 +3,6 @@ run ``PREFILL_CHUNK`` at a time so that a cancel never waits for a whole prompt,
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import inspect
@@ -13,7 +12,6 @@ from typing import Any
 from model_runtime.cancellation import CancelFlag, Cancelled, check
 from model_runtime.loading import LoadedModel
 from model_runtime.prompt_cache import CachedPrompt, PromptCache
-from model_runtime.quantize import dense_weights
 
 # Prompt tokens per prefill forward pass: cancellation is checked between chunks. On the 2-core CPU, for 1,000- and
 # 2,000-token SmolLM2-135M prompts, 256-token chunks cut the wait for a cancel from 0.5-1.1 s to 0.2-0.4 s (p50),
@@ -58,17 +56,14 @@ def prefill(
             cache = copy.deepcopy(stored.cache)
             cache.crop(reused - len(stored.ids)) if len(stored.ids) > reused else None
     done = reused
-    # several chunks: an int8 model dequantises its weights once for all of them
-    chunked = len(prompt_ids) - done > PREFILL_CHUNK
-    with dense_weights(loaded.model) if chunked else contextlib.nullcontext():
-        while done < len(prompt_ids):
-            if cancel.is_set():
-                if done > reused:  # keep the chunks that ran; the cache is ours, nobody else holds it
-                    store.put(key, CachedPrompt(list(prompt_ids[:done]), cache, logits))
-                raise Cancelled("generation was cancelled")
-            chunk = prompt_ids[done : done + PREFILL_CHUNK]
-            logits = forward(loaded.model, torch.tensor([chunk], device=loaded.device), cache)
-            done += len(chunk)
+    while done < len(prompt_ids):
+        if cancel.is_set():
+            if done > reused:  # keep the chunks that ran; the cache is ours, nobody else holds it
+                store.put(key, CachedPrompt(list(prompt_ids[:done]), cache, logits))
+            raise Cancelled("generation was cancelled")
+        chunk = prompt_ids[done : done + PREFILL_CHUNK]
+        logits = forward(loaded.model, torch.tensor([chunk], device=loaded.device), cache)
+        done += len(chunk)
     store.put(key, CachedPrompt(list(prompt_ids), copy.deepcopy(cache), logits.clone()))
     return logits, cache, reused
 

@@ -33,8 +33,6 @@ def _module_class():
 
         # Matmuls of up to this many rows take the int8 kernel; ``kernel_rows`` raises it for a while.
         small_rows: int = SMALL_ROWS
-        # Keep the dequantised fp32 weight once made (``dense_weights``: a prompt run in several chunks).
-        keep_dense: bool = False
 
         def __init__(self, linear: torch.nn.Linear):
             super().__init__()
@@ -61,11 +59,7 @@ def _module_class():
             elif self.native_bf16:
                 out = torch.nn.functional.linear(flat, self.weight_bf16)
             else:
-                weight = self.__dict__.get("dense")
-                if weight is None:
-                    weight = self.weight_int8.float() * self.scales.float()[:, None]
-                    if self.keep_dense:
-                        self.__dict__["dense"] = weight
+                weight = self.weight_int8.float() * self.scales.float()[:, None]
                 out = torch.nn.functional.linear(flat.float(), weight)
             out = out.to(x.dtype).reshape(*x.shape[:-1], self.out_features)
             return out if self.bias is None else out + self.bias
@@ -103,23 +97,6 @@ def kernel_rows(model, rows: int) -> Iterator[None]:
     finally:
         for layer in layers:
             del layer.small_rows  # back to the class default
-
-
-@contextlib.contextmanager
-def dense_weights(model) -> Iterator[None]:
-    """Within the block, ``model``'s ``Int8Linear`` layers on a CPU without native bf16 dequantise their weights
-    to fp32 once, on first use, and keep them until the block ends: a prompt run in several chunks pays the
-    dequantisation once, not once per chunk. Costs the fp32 weights' memory for the block's duration (about 1.4 GB
-    for a 0.5B model). Callers hold the model's lock."""
-    layers = [m for m in model.modules() if isinstance(m, int8_linear_class()) and not m.native_bf16]
-    for layer in layers:
-        layer.keep_dense = True
-    try:
-        yield
-    finally:
-        for layer in layers:
-            del layer.keep_dense  # back to the class default
-            layer.__dict__.pop("dense", None)
 
 
 def native_bf16() -> bool:

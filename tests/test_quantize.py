@@ -107,30 +107,3 @@ def test_kernel_rows_keeps_the_int8_kernel_for_more_rows_while_inside():
         outside = model(x)
     assert torch.equal(inside, by_row)  # the int8 kernel computes each row alone
     assert not torch.equal(outside, by_row)  # past SMALL_ROWS another matmul rounds differently
-
-
-def test_dense_weights_dequantises_once_for_a_chunked_prompt_and_frees_the_copy_after(monkeypatch):
-    from model_runtime.quantize import dense_weights
-
-    torch.manual_seed(0)
-    layer = int8_linear_class()(torch.nn.Linear(128, 64, bias=False))
-    layer.native_bf16 = False  # the fp32 path of a CPU without native bf16 (this one may have it)
-    model = torch.nn.Sequential(layer)
-    x = torch.randn(SMALL_ROWS + 3, 128)
-    made = []
-    original = torch.Tensor.float
-
-    def counting_float(tensor, *args, **kwargs):
-        if tensor.dtype == torch.int8:
-            made.append(tensor.shape)
-        return original(tensor, *args, **kwargs)
-
-    monkeypatch.setattr(torch.Tensor, "float", counting_float)
-    with torch.inference_mode():
-        plain = model(x)
-        with dense_weights(model):
-            first, second = model(x), model(x)
-        after = model(x)
-    assert len(made) == 3  # once outside, once for both calls inside, once after
-    assert torch.equal(first, plain) and torch.equal(second, plain) and torch.equal(after, plain)
-    assert "dense" not in layer.__dict__ and layer.keep_dense is False
