@@ -10,8 +10,7 @@ one more line of the completion (so it becomes one more insertion step, checked 
 - a public name of ``typing`` written capitalised (``Tuple[int, int]``): ``from typing import Tuple``, or from
   ``collections.abc`` for its abstract classes (``Iterator``) unless the module takes such names from ``typing``;
 - a few names that are almost always the standard library's (``defaultdict``, ``Counter``, ``reduce``, ...), used
-  as the name of a call or a subscript: ``from collections import defaultdict``.
-
+  as the name of a call or a decorator: ``from collections import defaultdict``;
 - with the workspace's symbol index (``workspace_symbols``), a name that exactly one of the project's own modules
   defines: ``from pkg.mod import Name``.
 
@@ -116,10 +115,8 @@ def with_imports(
         if line is not None:
             imports.add(line)
     lines = final.split("\n")
-    for line in sorted(
-        _grouped(imports), key=_sort_key, reverse=True
-    ):  # bottom up: earlier positions stay right
-        at = _place(tree, line)
+    placed = sorted(((_place(tree, line), _sort_key(line), line) for line in _grouped(imports)), reverse=True)
+    for at, _, line in placed:  # bottom up, so that the positions above stay right
         lines.insert(at, line)
         added.insert(at, True)
     return "\n".join(lines), added

@@ -31,6 +31,21 @@ def test_the_import_goes_in_order_among_the_standard_library_imports():
     assert text.split("\n")[3:5] == ["import sys", "import requests"]
 
 
+def test_imports_of_two_sections_each_go_to_their_own_place():
+    from model_runtime.workspace_symbols import index_sources
+
+    symbols = index_sources([("app/__init__.py", ""), ("app/x.py", "def helper():\n    pass\n")])
+    final = "import os\n\nimport app.y\n\n\ndef f():\n    return os.sep, helper(), Iterator, app.y\n"
+    text, _ = with_imports(final, [False] * 6 + [True, False], symbols=symbols, module="app.main")
+    assert text.split("\n")[:5] == [
+        "import os",
+        "from collections.abc import Iterator",
+        "",
+        "import app.y",
+        "from app.x import helper",
+    ]
+
+
 def test_a_quick_fix_imports_what_the_buffer_itself_lacks():
     buffer = "import os\n\n\ndef quiet():\n    with contextlib.suppress(OSError):\n        os.remove('x')\n"
     assert import_fix(buffer) == "import contextlib\n" + buffer
