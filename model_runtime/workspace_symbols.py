@@ -16,11 +16,13 @@ import ast
 import os
 import re
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 MAX_FILES = 5000
+RESCAN_S = 5.0  # a workspace walked at most this often (a suggestion per keystroke would walk it each time)
 MAX_BYTES = 1_000_000  # larger files are generated or data: not indexed
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "build", "dist", "venv"})
 _CONSTANT = re.compile(r"[A-Z][A-Z0-9_]*$")
@@ -107,11 +109,14 @@ def _indexed(files: list[tuple[str, Iterable[str]]]) -> SymbolIndex:
 
 class DirectoryIndex:
     """The index of the ``.py`` files under ``root`` (hidden and build directories skipped, at most ``MAX_FILES``),
-    read again only where a file changed since the last ``current()``. Thread-safe."""
+    walked again at most every ``rescan_s`` seconds and then read again only where a file changed. Thread-safe."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], rescan_s: float = RESCAN_S) -> None:
         self.root = Path(root)
+        self.rescan_s = rescan_s
         self._files: dict[str, tuple[float, frozenset[str]]] = {}
+        self._index: SymbolIndex | None = None
+        self._scanned = 0.0
         self._lock = threading.Lock()
 
     def module_of(self, path: str | os.PathLike[str]) -> str | None:
@@ -122,7 +127,10 @@ class DirectoryIndex:
             return None
 
     def current(self) -> SymbolIndex:
+        """The index, the directory walked again when the last walk is more than ``rescan_s`` old."""
         with self._lock:
+            if self._index is not None and time.monotonic() - self._scanned < self.rescan_s:
+                return self._index
             seen = {}
             for path in self._python_files():
                 relative = path.relative_to(self.root).as_posix()
@@ -135,7 +143,9 @@ class DirectoryIndex:
                     known = (stat.st_mtime, frozenset(_read_names(path, stat.st_size)))
                 seen[relative] = known
             self._files = seen
-            return _indexed([(relative, names) for relative, (_, names) in seen.items()])
+            self._index = _indexed([(relative, names) for relative, (_, names) in seen.items()])
+            self._scanned = time.monotonic()
+            return self._index
 
     def _python_files(self) -> Iterable[Path]:
         count = 0

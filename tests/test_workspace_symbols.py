@@ -52,7 +52,7 @@ def test_a_directory_index_reads_again_only_what_changed(tmp_path):
         (tmp_path / path).write_text(text)
     (tmp_path / ".venv").mkdir()
     (tmp_path / ".venv" / "hidden.py").write_text("class Hidden:\n    pass\n")
-    directory = DirectoryIndex(tmp_path)
+    directory = DirectoryIndex(tmp_path, rescan_s=0)
     assert directory.current().import_line("Hidden", {"call"}) is None
     assert directory.module_of(tmp_path / "app" / "errors.py") == "app.errors"
     assert directory.module_of("/elsewhere/x.py") is None
@@ -61,6 +61,8 @@ def test_a_directory_index_reads_again_only_what_changed(tmp_path):
     later = time.time() + 5  # a new modification time, however coarse the file system's clock
     os.utime(changed, (later, later))
     assert directory.current().import_line("fresh", {"call"}) == "from app.util import fresh"
+    throttled = DirectoryIndex(tmp_path, rescan_s=60)
+    assert throttled.current() is throttled.current()  # not walked again within rescan_s
 
 
 def test_the_index_at_a_commit_reads_the_files_as_they_were(tmp_path):
