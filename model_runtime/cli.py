@@ -207,9 +207,12 @@ def suggest_command(
 ) -> None:
     """Print the validated next edits for FILE, best first."""
     from model_runtime.suggestions import suggest
+    from model_runtime.workspace_symbols import DirectoryIndex, project_root
 
     buffer = _read(file)
     loaded = _load(model, device, threads, quantize)
+    root = project_root(file)  # the project's own names, for the import quick fix
+    symbols = DirectoryIndex(root) if root else None
     try:
         result = suggest(
             loaded,
@@ -224,6 +227,8 @@ def suggest_command(
             seed=seed,
             window=window,
             strategy=strategy,
+            symbols=symbols,
+            module=symbols.module_of(file) if symbols else None,
         )
     except ValueError as exc:
         _fail(str(exc))

@@ -166,3 +166,12 @@ def _read_names(path: Path, size: int) -> set[str]:
         return defined_names(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
         return set()
+
+
+def project_root(path: str | os.PathLike[str]) -> Path | None:
+    """The nearest folder above ``path`` that holds ``.git`` or ``pyproject.toml`` (the workspace a command-line
+    suggestion for that file sees), or None."""
+    for folder in Path(path).resolve().parents:
+        if (folder / ".git").exists() or (folder / "pyproject.toml").is_file():
+            return folder
+    return None

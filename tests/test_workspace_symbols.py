@@ -86,3 +86,11 @@ def test_the_index_at_a_commit_reads_the_files_as_they_were(tmp_path):
     head = symbols_at(tmp_path, "HEAD")
     assert head.import_line("RequestFailed", {"call"}) is None
     assert head.import_line("Renamed", {"call"}) == "from app.errors import Renamed"
+
+
+def test_a_files_project_is_the_nearest_folder_with_git_or_pyproject(tmp_path):
+    from model_runtime.workspace_symbols import project_root
+
+    (tmp_path / "proj" / "pkg").mkdir(parents=True)
+    (tmp_path / "proj" / "pyproject.toml").write_text("[project]\nname = 'p'\n")
+    assert project_root(tmp_path / "proj" / "pkg" / "mod.py") == (tmp_path / "proj").resolve()
