@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml
 # LintSeq turns example programs into edit sequences.
 demo: setup
 	$(VENV)/bin/editseq model install
-	$(VENV)/bin/editseq suggest examples/running_mean.py --line 3 -k 4 --seed 3
+	$(VENV)/bin/editseq suggest examples/running_mean_stub.py -k 4 --seed 3
 	$(VENV)/bin/editseq lintseq examples/sample.jsonl -o runs/sample.lintseq.jsonl -s 2 --show --overwrite
 
 lint: setup
