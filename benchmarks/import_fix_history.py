@@ -23,10 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 def main() -> None:
     from model_runtime.auto_import import import_fix
-    from model_runtime.workspace_symbols import module_name
     from training.evaluation.edit_metrics import exact, line_f1
     from training.evaluation.git_history import build_cases
-    from training.evaluation.git_symbols import symbols_at
+    from training.evaluation.git_symbols import case_symbols
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--git", type=Path, default=ROOT, help="the repository whose history gives the cases")
@@ -41,11 +40,8 @@ def main() -> None:
         offered = hits = 0
         total = 0.0
         for case in cases:
-            buffer = case.buffer if variant == "plain" else case.replay_buffer
-            commit = case.commit if variant == "replay" else f"{case.commit}^"
-            fixed = import_fix(
-                buffer, symbols=symbols_at(args.git.resolve(), commit), module=module_name(case.path)
-            )
+            buffer = case.view(variant)[0]
+            fixed = import_fix(buffer, **case_symbols(args.git, case, variant))
             if fixed is None:
                 continue
             present = set(buffer.split("\n"))

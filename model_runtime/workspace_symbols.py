@@ -86,7 +86,6 @@ class SymbolIndex:
 
 def index_sources(sources: Iterable[tuple[str, str]]) -> SymbolIndex:
     """The index of (relative path, text) pairs."""
-    sources = list(sources)
     return _indexed([(path, defined_names(text)) for path, text in sources])
 
 

@@ -225,9 +225,11 @@ def cases_from_change(
 # ---------------------------------------------------------------------------------------------------- git plumbing
 
 
-def _git(repo: Path, *args: str) -> bytes:
+def run_git(repo: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    """stdout of ``git -C repo ARGS`` (CalledProcessError when it fails)."""
     return subprocess.run(
         ["git", "-C", str(repo), "-c", "core.quotepath=off", *args],
+        input=stdin,
         check=True,
         capture_output=True,
     ).stdout
@@ -235,16 +237,16 @@ def _git(repo: Path, *args: str) -> bytes:
 
 def commits(repo: Path, rev: str = "HEAD") -> list[str]:
     """Non-merge commits of ``rev`` (a revision or range) along first parents, newest first."""
-    return _git(repo, "log", "--first-parent", "--no-merges", "--format=%H", rev).decode().split()
+    return run_git(repo, "log", "--first-parent", "--no-merges", "--format=%H", rev).decode().split()
 
 
 def _file_at(repo: Path, rev: str, path: str) -> bytes:
-    return _git(repo, "show", f"{rev}:{path}")
+    return run_git(repo, "show", f"{rev}:{path}")
 
 
 def changed_python_files(repo: Path, commit: str) -> list[str]:
     """The ``.py`` files ``commit`` modified (not added, deleted or renamed), against its first parent."""
-    out = _git(
+    out = run_git(
         repo, "diff-tree", "-r", "-z", "--no-renames", "--diff-filter=M", "--name-only", f"{commit}^", commit
     )
     return [p for p in out.decode("utf-8", "surrogateescape").split("\0") if p.endswith(".py")]
@@ -294,7 +296,7 @@ def iter_cases(
             if max(len(split_lines(before)), len(split_lines(after))) > MAX_FILE_LINES:
                 stats.skipped[f"file over {MAX_FILE_LINES} lines"] += 1
                 continue
-            patch = _git(
+            patch = run_git(
                 repo, "diff", "--unified=0", "--no-color", "--no-ext-diff", "--no-renames", f"{commit}^", commit,
                 "--", path,
             ).decode("utf-8", "replace")  # fmt: skip

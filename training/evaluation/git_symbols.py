@@ -11,16 +11,23 @@ last few commits.
 from __future__ import annotations
 
 import functools
-import subprocess
 from pathlib import Path
 
-from model_runtime.workspace_symbols import SymbolIndex, index_sources
+from model_runtime.workspace_symbols import SymbolIndex, index_sources, module_name
+from training.evaluation.git_history import GitCase, run_git
+
+
+def case_symbols(repo: Path, case: GitCase, variant: str) -> dict:
+    """What ``suggest`` is given for ``case`` in ``variant``: the index at the parent commit (``plain``) or the
+    commit (``replay``), and the case's own module."""
+    commit = case.commit if variant == "replay" else f"{case.commit}^"
+    return {"symbols": symbols_at(repo.resolve(), commit), "module": module_name(case.path)}
 
 
 @functools.lru_cache(maxsize=4)
 def symbols_at(repo: Path, commit: str) -> SymbolIndex:
     """The symbol index of the ``.py`` files of ``repo`` at ``commit``."""
-    listing = _git(repo, ["ls-tree", "-r", "-z", commit]).split(b"\0")
+    listing = run_git(repo, "ls-tree", "-r", "-z", commit).split(b"\0")
     blobs = []  # (path, object id) of each .py blob
     for entry in listing:
         if not entry:
@@ -29,7 +36,7 @@ def symbols_at(repo: Path, commit: str) -> SymbolIndex:
         kind, oid = meta.split()[1:3]
         if kind == b"blob" and path.endswith(b".py"):
             blobs.append((path.decode("utf-8", "replace"), oid.decode()))
-    batch = _git(repo, ["cat-file", "--batch"], "\n".join(oid for _, oid in blobs).encode() + b"\n")
+    batch = run_git(repo, "cat-file", "--batch", stdin="\n".join(oid for _, oid in blobs).encode() + b"\n")
     sources = []
     at = 0
     for path, _ in blobs:
@@ -42,9 +49,3 @@ def symbols_at(repo: Path, commit: str) -> SymbolIndex:
         except UnicodeDecodeError:
             continue
     return index_sources(sources)
-
-
-def _git(repo: Path, args: list[str], stdin: bytes | None = None) -> bytes:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], input=stdin, check=True, capture_output=True
-    ).stdout

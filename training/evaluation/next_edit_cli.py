@@ -167,10 +167,9 @@ def _next_edit_git(
     import subprocess
 
     from model_runtime.suggestions import suggest as suggest_edits
-    from model_runtime.workspace_symbols import module_name
     from training.evaluation.git_history import VARIANTS, build_cases
     from training.evaluation.git_next_edit import format_summary, run_git_next_edit, summarise
-    from training.evaluation.git_symbols import symbols_at
+    from training.evaluation.git_symbols import case_symbols
     from training.evaluation.results import ConfigMismatch
 
     chosen = [v.strip() for v in variants.split(",") if v.strip()]
@@ -196,8 +195,6 @@ def _next_edit_git(
 
     def suggest_case(case, variant):
         buffer, cursor, history = case.view(variant)
-        # the workspace as it stood, for the import quick fix (git_symbols)
-        symbols = symbols_at(repo.resolve(), case.commit if variant == "replay" else f"{case.commit}^")
         return suggest_edits(
             loaded,
             buffer,
@@ -208,8 +205,7 @@ def _next_edit_git(
             top_p=top_p,
             max_new_tokens=max_new_tokens,
             seed=seed,
-            symbols=symbols,
-            module=module_name(case.path),
+            **case_symbols(repo, case, variant),  # the workspace as it stood, for the import quick fix
             **named,
         )
 
