@@ -4,7 +4,8 @@ The default model was trained on single functions and short files (at most 1,024
 holding a whole 2,000-line file is far outside what it knows (and past SmolLM2's context), and its prefill alone
 takes many seconds on a CPU. A buffer longer than the window therefore shows only the top-level statement the
 cursor is in (a function, a class), grown upwards by whole statements before it while they fit; a statement longer
-than the window is cut around the cursor. In the blank lines between statements the window ends at the cursor.
+than the window is cut around the cursor, on a grid of lines so that typing does not move it (``_cut``). In the
+blank lines between statements the window ends at the cursor.
 ``prompts.build_prompt`` hides the other lines the way it hides a docstring used as the instruction
 (``Prompt.hidden``), and keeps the recent edits (Diff History) when they all lie inside the window
 (``window_states``); suggestions are validated against the whole buffer.
@@ -35,8 +36,7 @@ def window_span(buffer: str, line: int | None, size: int, spans: Sequence[range]
     units = top_level_spans(lint.parse_or_none(buffer)) if spans is None else spans
     around = next((unit for unit in units if cursor in unit), None)
     if around is not None and len(around) > size:
-        start = min(max(cursor - size // 2, around.start), around.stop - size)
-        return range(start, start + size)
+        return _cut(around, cursor, size)
     if around is not None:
         start, stop = around.start, around.stop
     else:  # between statements, or a buffer that does not parse: the lines up to the cursor
@@ -47,6 +47,21 @@ def window_span(buffer: str, line: int | None, size: int, spans: Sequence[range]
             break
         start = unit.start
     return range(start, stop)
+
+
+def _cut(unit: range, cursor: int, size: int) -> range:
+    """The lines of a top-level statement longer than the window that a prompt shows: from a start on a grid of
+    ``size // 4`` lines counted from the statement's first line, the one putting the cursor nearest the middle
+    without passing it, to at most ``size`` lines later (fewer at the statement's end).
+
+    A start that follows the cursor line by line would move with every line typed, and the prompt would differ
+    from the previous one right after its header: the per-document prompt cache (``generation``) would reuse
+    nothing. On the grid, a line typed moves the start once in ``size // 4`` lines, and everything above the edit
+    is the prompt the cache holds.
+    """
+    step = max(size // 4, 1)
+    start = unit.start + max(cursor - size // 2 - unit.start, 0) // step * step
+    return range(start, min(start + size, unit.stop))
 
 
 def window_states(states: Sequence[str], before: int, after: int) -> list[str] | None:

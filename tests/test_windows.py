@@ -45,6 +45,19 @@ def test_a_function_longer_than_the_window_is_cut_around_the_cursor():
     assert len(span) == 20 and 60 in span and span.start >= 3
 
 
+def test_typing_inside_a_long_function_moves_the_window_once_a_grid_step():
+    """The per-document prompt cache reuses the prompt up to the first changed line: a window start that moved
+    with each line typed would make it reuse nothing."""
+    lines = ["def big():"] + [f"    a{i} = {i}" for i in range(100)] + ["    return 0"]
+    starts = []
+    for typed in range(40):  # type 40 lines at line 50, the cursor following them
+        cursor = 50 + typed
+        lines.insert(cursor, f"    b{typed} = 0")
+        starts.append(window_span("\n".join(lines), cursor, 20).start)
+    assert len(set(starts)) <= 40 // 5 + 1  # the grid step is 20 // 4 lines
+    assert all(cursor - start >= 10 for cursor, start in zip(range(50, 90), starts, strict=True))
+
+
 def test_in_the_blank_lines_after_a_function_the_window_ends_at_the_cursor():
     buffer = LONG + "\n\n\n"
     cursor = len(buffer.split("\n")) - 1
