@@ -65,7 +65,8 @@ def _continuing(directory, continued: str):
     """A tiny model that continues the ``continue`` prompt for BUFFER, cursor on line 2, with ``continued``."""
     from model_runtime.loading import load_model
 
-    prompt = _rewrite_prompt() + "def stats(xs):\n    result = []\n"
+    tokenizer = SimpleNamespace(tokenizer=tiny_model.build_tokenizer())
+    prompt = continuation.prompt_text(tokenizer, "def stats(xs):\n    result = []\n", "    return result")
     text = prompt + continued + "\n```" + tiny_model.EOS
     return load_model(tiny_model.build(directory, [text], prompts=[prompt], max_steps=1500), quantize="none")
 
@@ -234,7 +235,7 @@ def test_continue_does_not_close_a_stub_function_at_once(tmp_path):
     from model_runtime.loading import load_model
 
     tokenizer = tiny_model.build_tokenizer()
-    prompt = rewrite.prompt_text(SimpleNamespace(tokenizer=tokenizer), STUB.rstrip("\n")) + STUB
+    prompt = continuation.prompt_text(SimpleNamespace(tokenizer=tokenizer), STUB, "")
     closing, body = prompt + "```" + tiny_model.EOS, prompt + "    return 1\n```" + tiny_model.EOS
     path = tiny_model.build(tmp_path, [closing] * 4 + [body], prompts=[prompt] * 5, max_steps=1500)
     model = load_model(path, quantize="none")
@@ -247,6 +248,25 @@ def test_a_stub_is_a_function_with_only_a_docstring():
     assert continuation.is_stub(["    def one(self):", '        """One."""'])
     assert not continuation.is_stub(["def one():", '    """One."""', "    return 1"])
     assert not continuation.is_stub(["x = 1"]) and not continuation.is_stub(["def broken("])
+
+
+def test_a_line_typed_at_the_cursor_leaves_the_continue_prompt_before_it_unchanged():
+    """The per-document prompt cache reuses a prompt up to its first changed character: after a line typed at the
+    cursor the previous prompt is a prefix of the new one, in a short function and in one longer than the window
+    (there the window's start moves once a grid step: 10 lines for a 40-line window)."""
+    from model_runtime.strategies.base import Request
+
+    loaded = SimpleNamespace(tokenizer=tiny_model.build_tokenizer())
+    body = [f"    v{i} = {i}" for i in range(150)]
+    lines = ["import os", "", "", "def small():", "    return 1", "", "", "def big():", *body, "    return os", ""]
+    for cursor, typing in ((4, 5), (60, 20)):  # inside small(), inside big()
+        kept, buffer = 0, list(lines)
+        for step in range(typing):
+            old = continuation.layout(loaded, Request("\n".join(buffer), line=cursor + step, window=40)).text
+            buffer.insert(cursor + step, f"    typed{step} = 0")
+            new = continuation.layout(loaded, Request("\n".join(buffer), line=cursor + step + 1, window=40)).text
+            kept += new.startswith(old)
+        assert kept >= typing - typing // 10 - 1
 
 
 def test_continue_splits_the_region_at_the_cursor_without_trailing_blank_lines():

@@ -1,25 +1,39 @@
-"""The ``continue`` strategy: the ``rewrite`` prompt, with the answer already written up to the cursor.
+"""The ``continue`` strategy: the model's answer is pre-filled with the region up to the cursor, and goes on from there.
 
-The model sees what ``rewrite`` shows it (recent edits, the code above, the region to complete), but its answer is
-pre-filled with the region's lines before the cursor, so it writes only from the cursor on instead of copying the
-region first: a suggestion costs the new lines, not the whole function. When the model, done adding, starts to
-repeat the first line after the cursor, it is stopped there and the rest of the region is taken as kept (when it
-repeats that line at once, it has nothing to add, and is stopped before copying the rest). At the end of a function
-that has only its signature and docstring, the answer may not close the code block at once: a stub is what a user
-asks to have completed (the 0.5B model closed it on 3 of 164 HumanEval prompts). The answer
-then goes through ``rewrite``'s alignment and decomposition unchanged (``rewrite.plan_answer``): only insertions are
-offered, as lint-clean steps; an answer that changes a line of the buffer is counted, not offered.
+The model is shown the code above the region and the lines that follow the cursor, and its answer (one Python
+code block) already holds the region's lines before the cursor, so it writes only from the cursor on instead of
+copying the region first: a suggestion costs the new lines, not the whole function. When the model, done adding,
+starts to repeat the first line after the cursor, it is stopped there and the rest of the region is taken as kept
+(when it repeats that line at once, it has nothing to add, and is stopped before copying the rest). At the end of a
+function that has only its signature and docstring, the answer may not close the code block at once: a stub is
+what a user asks to have completed (the 0.5B model closed it on 3 of 164 HumanEval prompts). The answer then goes
+through ``rewrite``'s alignment and decomposition unchanged (``rewrite.plan_answer``): only insertions are offered,
+as lint-clean steps; an answer that changes a line of the buffer is counted, not offered.
+
+The prompt is laid out for the per-document prompt cache (``generation``), which reuses the prompt up to its first
+changed token: what changes least comes first (the code above, the lines after the cursor, counted from the
+cursor so that a line typed at it leaves them as they are) and the lines just typed come last, at the end of the
+pre-filled answer. The recent edits (Diff History) would change with every edit at the top of the prompt, so this
+strategy leaves them out (``rewrite`` and ``fim`` show them).
 """
 
 from __future__ import annotations
 
 import ast
 import textwrap
+from dataclasses import dataclass
 
 from model_runtime.loading import LoadedModel
 from model_runtime.strategies.base import Proposals, Request
-from model_runtime.strategies.region import focus
-from model_runtime.strategies.rewrite import FENCE, answer, gather, prompt_text
+from model_runtime.strategies.region import Focus, focus
+from model_runtime.strategies.rewrite import ANSWER_HEAD, FENCE, answer, chat_head, context_block, gather
+
+AFTER_LINES = 20  # lines after the cursor the prompt shows (the region's rest is taken as kept when repeated)
+INSTRUCTION = (
+    "Continue the Python code your answer starts with: add the lines that come next, keeping every line already "
+    "written exactly as it is. Answer in one Python code block."
+)
+FOLLOWING = "After the lines you add, the code goes on with these lines, already written; write them too:"
 
 
 def split_at_cursor(region: list[str], cursor: int) -> tuple[list[str], list[str]]:
@@ -42,8 +56,28 @@ def is_stub(lines: list[str]) -> bool:
     return len(inner) == 1 and isinstance(inner[0], ast.Expr) and isinstance(inner[0].value, ast.Constant)
 
 
-def propose(loaded: LoadedModel, request: Request) -> Proposals:
-    """Continue the region from the cursor; each answer that only adds lines becomes a plan of insertion steps."""
+def prompt_text(loaded: LoadedModel, written: str, following: str, context: str = "") -> str:
+    """The continue prompt: the code above, the instruction, the lines after the cursor (``following``), then the
+    answer pre-filled with ``written`` (the region up to the cursor, each line ending with its newline)."""
+    ask = INSTRUCTION if not following.strip() else f"{INSTRUCTION}\n{FOLLOWING}\n```python\n{following}\n```"
+    user = "\n\n".join(part for part in (context_block(context), ask) if part)
+    return chat_head(loaded, user) + ANSWER_HEAD + written
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What ``propose`` shows the model for a request: the prompt ``text``, the region's lines before the cursor as
+    the answer's pre-filled ``written`` text, the region's lines from the cursor on (``after``), and ``where``."""
+
+    text: str
+    written: str
+    before: list[str]
+    after: list[str]
+    where: Focus
+
+
+def layout(loaded: LoadedModel, request: Request) -> Layout:
+    """The continue prompt for ``request`` (see the module docstring for its order)."""
     lines = request.buffer.split("\n")
     where = focus(request.buffer, request.line, request.window, request.tree)
     region = lines[where.region.start : where.region.stop]
@@ -53,7 +87,17 @@ def propose(loaded: LoadedModel, request: Request) -> Proposals:
     # The written lines end with their newline: without it, the model tends to extend the last line (a comment
     # after it), which changes a buffer line.
     written = "".join(line + "\n" for line in before)
-    text = prompt_text(loaded, "\n".join(region), context, request.history) + written
+    shown_after = lines[at : min(where.unit.stop, at + AFTER_LINES)]
+    while shown_after and not shown_after[0].strip():
+        shown_after.pop(0)
+    text = prompt_text(loaded, written, "\n".join(shown_after).rstrip(), context)
+    return Layout(text, written, before, after, where)
+
+
+def propose(loaded: LoadedModel, request: Request) -> Proposals:
+    """Continue the region from the cursor; each answer that only adds lines becomes a plan of insertion steps."""
+    shown = layout(loaded, request)
+    text, written, before, after, where = shown.text, shown.written, shown.before, shown.after, shown.where
     following = next((line.rstrip() for line in after if line.strip()), None)
     stops = (FENCE,) if following is None else (FENCE, f"\n{following}\n")
     # The model may also repeat the next line at once: nothing to add, and no reason to copy the rest.

@@ -15,11 +15,13 @@ from model_runtime.windows import window_span
 
 @dataclass(frozen=True)
 class Focus:
-    """0-based line ranges of the caller's buffer: ``context`` (above), ``region``, and the window around both."""
+    """0-based line ranges of the caller's buffer: ``context`` (above), ``region``, the window around both, and
+    ``unit``: the whole top-level statement the region is (part of)."""
 
     context: range
     region: range
     window: range
+    unit: range
 
 
 def focus(buffer: str, line: int | None, window: int, tree: object = None) -> Focus:
@@ -30,9 +32,9 @@ def focus(buffer: str, line: int | None, window: int, tree: object = None) -> Fo
     spans = outline.spans() if outline is not None else []
     holding = [s for s in spans if s.start <= at < s.stop]
     before = [s for s in spans if s.stop <= at]
-    region = holding[0] if holding else (before[-1] if before else range(at, at))
+    unit = region = holding[0] if holding else (before[-1] if before else range(at, at))
     shown = window_span(buffer, line, window, spans)
     if window and len(region) > window:
         region = range(max(region.start, shown.start), min(region.stop, shown.stop))
     start = min(shown.start, region.start)
-    return Focus(range(start, region.start), region, range(start, max(shown.stop, region.stop)))
+    return Focus(range(start, region.start), region, range(start, max(shown.stop, region.stop)), unit)

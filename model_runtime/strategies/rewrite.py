@@ -42,17 +42,26 @@ def prompt_text(loaded: LoadedModel, region: str, context: str = "", history: Se
     parts = []
     if history:
         parts.append("My recent edits to this file, oldest first:\n```diff\n" + "\n".join(history) + "\n```")
-    if context.strip():
-        parts.append(f"The code above it, for reference (do not repeat it):\n```python\n{context}\n```")
+    parts.append(context_block(context))
     parts.append(f"{INSTRUCTION}\n```python\n{region}\n```")
-    user = "\n\n".join(parts)
+    return chat_head(loaded, "\n\n".join(part for part in parts if part)) + ANSWER_HEAD
+
+
+def context_block(context: str) -> str:
+    """The code above the region, quoted for reference; "" when there is none."""
+    if not context.strip():
+        return ""
+    return f"The code above it, for reference (do not repeat it):\n```python\n{context}\n```"
+
+
+def chat_head(loaded: LoadedModel, user: str) -> str:
+    """``user`` as the one user turn of the model's chat template, the assistant's turn opened; without a
+    template, the message and a blank line."""
     tokenizer = loaded.tokenizer
     if getattr(tokenizer, "chat_template", None):
         turn = [{"role": "user", "content": user}]
-        head = tokenizer.apply_chat_template(turn, tokenize=False, add_generation_prompt=True)
-    else:
-        head = user + "\n\n"
-    return head + ANSWER_HEAD
+        return tokenizer.apply_chat_template(turn, tokenize=False, add_generation_prompt=True)
+    return user + "\n\n"
 
 
 def answer_lines(text: str) -> list[str]:
