@@ -258,13 +258,27 @@ def test_a_line_typed_at_the_cursor_leaves_the_continue_prompt_before_it_unchang
 
     loaded = SimpleNamespace(tokenizer=tiny_model.build_tokenizer())
     body = [f"    v{i} = {i}" for i in range(150)]
-    lines = ["import os", "", "", "def small():", "    return 1", "", "", "def big():", *body, "    return os", ""]
+    lines = [
+        "import os",
+        "",
+        "",
+        "def small():",
+        "    return 1",
+        "",
+        "",
+        "def big():",
+        *body,
+        "    return os",
+        "",
+    ]
     for cursor, typing in ((4, 5), (60, 20)):  # inside small(), inside big()
         kept, buffer = 0, list(lines)
         for step in range(typing):
             old = continuation.layout(loaded, Request("\n".join(buffer), line=cursor + step, window=40)).text
             buffer.insert(cursor + step, f"    typed{step} = 0")
-            new = continuation.layout(loaded, Request("\n".join(buffer), line=cursor + step + 1, window=40)).text
+            new = continuation.layout(
+                loaded, Request("\n".join(buffer), line=cursor + step + 1, window=40)
+            ).text
             kept += new.startswith(old)
         assert kept >= typing - typing // 10 - 1
 
