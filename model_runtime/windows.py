@@ -3,9 +3,10 @@
 The default model was trained on single functions and short files (at most 1,024 tokens an example), so a prompt
 holding a whole 2,000-line file is far outside what it knows (and past SmolLM2's context), and its prefill alone
 takes many seconds on a CPU. A buffer longer than the window therefore shows only the top-level statement the
-cursor is in (a function, a class), grown upwards by whole statements before it while they fit; a statement longer
-than the window is cut around the cursor, on a grid of lines so that typing does not move it (``_cut``). In the
-blank lines between statements the window ends at the cursor.
+cursor is in (a function, a class), grown upwards by whole statements before it while they fit (in whole steps of
+a quarter of the window, so that typing seldom changes them); a statement longer than the window is cut around the
+cursor, on a grid of lines so that typing does not move it (``_cut``). In the blank lines between statements the
+window ends at the cursor.
 ``prompts.build_prompt`` hides the other lines the way it hides a docstring used as the instruction
 (``Prompt.hidden``), and keeps the recent edits (Diff History) when they all lie inside the window
 (``window_states``); suggestions are validated against the whole buffer.
@@ -42,8 +43,12 @@ def window_span(buffer: str, line: int | None, size: int, spans: Sequence[range]
     else:  # between statements, or a buffer that does not parse: the lines up to the cursor
         stop = cursor + 1
         start = max([unit.stop for unit in units if unit.stop <= cursor] + [stop - size, 0])
-    for unit in reversed([unit for unit in units if unit.stop <= start]):
-        if stop - unit.start > size:
+    # Whole statements above, within the lines left, counted in grid steps: a line typed below changes what fits
+    # once a step, not at every line (the prompt cache reuses the prompt up to its first change).
+    step = max(size // 4, 1)
+    room, first = (size - (stop - start)) // step * step, start
+    for unit in reversed([unit for unit in units if unit.stop <= first]):
+        if first - unit.start > room:
             break
         start = unit.start
     return range(start, stop)

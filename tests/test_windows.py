@@ -61,8 +61,21 @@ def test_typing_inside_a_long_function_moves_the_window_once_a_grid_step():
 def test_in_the_blank_lines_after_a_function_the_window_ends_at_the_cursor():
     buffer = LONG + "\n\n\n"
     cursor = len(buffer.split("\n")) - 1
-    span = window_span(buffer, cursor, 10)
+    span = window_span(
+        buffer, cursor, 12
+    )  # 3 blank lines, then whole functions in steps of 3 lines: g29, g28
     assert span.stop == cursor + 1 and span.start == top_level_spans(lint.parse(buffer))[-2].start
+
+
+def test_typing_in_a_short_function_seldom_changes_the_functions_shown_above_it():
+    lines = [f"x{i} = {i}" for i in range(30)] + ["def f():", "    return 0", "", "y = 1"]
+    starts = []
+    for typed in range(
+        8
+    ):  # f grows from 2 to 10 lines; one more assignment above would no longer fit each time
+        lines.insert(31 + typed, f"    z{typed} = 0")
+        starts.append(window_span("\n".join(lines), 31 + typed, 16).start)
+    assert len(set(starts)) <= 3  # a step is 4 lines: at most one change per step
 
 
 @given(st.integers(0, 160), st.integers(1, 60))
