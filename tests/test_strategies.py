@@ -61,12 +61,18 @@ def changing_model(tmp_path_factory):
     return _answering(tmp_path_factory.mktemp("changing"), CHANGED)
 
 
+def _continue_prompt(buffer: str, line: int | None) -> str:
+    from model_runtime.strategies.base import Request
+
+    loaded = SimpleNamespace(tokenizer=tiny_model.build_tokenizer())
+    return continuation.layout(loaded, Request(buffer, line=line)).text
+
+
 def _continuing(directory, continued: str):
     """A tiny model that continues the ``continue`` prompt for BUFFER, cursor on line 2, with ``continued``."""
     from model_runtime.loading import load_model
 
-    tokenizer = SimpleNamespace(tokenizer=tiny_model.build_tokenizer())
-    prompt = continuation.prompt_text(tokenizer, "def stats(xs):\n    result = []\n", "    return result")
+    prompt = _continue_prompt(BUFFER, 2)
     text = prompt + continued + "\n```" + tiny_model.EOS
     return load_model(tiny_model.build(directory, [text], prompts=[prompt], max_steps=1500), quantize="none")
 
@@ -234,8 +240,7 @@ def test_continue_does_not_close_a_stub_function_at_once(tmp_path):
     from model_runtime.generation import generate
     from model_runtime.loading import load_model
 
-    tokenizer = tiny_model.build_tokenizer()
-    prompt = continuation.prompt_text(SimpleNamespace(tokenizer=tokenizer), STUB, "")
+    prompt = _continue_prompt(STUB, None)
     closing, body = prompt + "```" + tiny_model.EOS, prompt + "    return 1\n```" + tiny_model.EOS
     path = tiny_model.build(tmp_path, [closing] * 4 + [body], prompts=[prompt] * 5, max_steps=1500)
     model = load_model(path, quantize="none")
@@ -281,6 +286,13 @@ def test_a_line_typed_at_the_cursor_leaves_the_continue_prompt_before_it_unchang
             ).text
             kept += new.startswith(old)
         assert kept >= typing - typing // 10 - 1
+
+
+def test_the_head_of_a_function_or_class_is_its_signature_and_docstring():
+    function = ["@cache", "def f(x,", "      y):", '    """Doc', '    more."""', "    return x"]
+    assert continuation.head_of(function) == function[:5]
+    assert continuation.head_of(["class C(B):", "    x = 1"]) == ["class C(B):"]
+    assert continuation.head_of(["x = 1"]) == [] and continuation.head_of(["def broken("]) == []
 
 
 def test_continue_splits_the_region_at_the_cursor_without_trailing_blank_lines():
