@@ -68,11 +68,11 @@ def _continue_prompt(buffer: str, line: int | None) -> str:
     return continuation.layout(loaded, Request(buffer, line=line)).text
 
 
-def _continuing(directory, continued: str):
+def _continuing(directory, continued: str, buffer: str = BUFFER):
     """A tiny model that continues the ``continue`` prompt for BUFFER, cursor on line 2, with ``continued``."""
     from model_runtime.loading import load_model
 
-    prompt = _continue_prompt(BUFFER, 2)
+    prompt = _continue_prompt(buffer, 2)
     text = prompt + continued + "\n```" + tiny_model.EOS
     return load_model(tiny_model.build(directory, [text], prompts=[prompt], max_steps=1500), quantize="none")
 
@@ -225,6 +225,17 @@ def test_continue_stops_at_once_when_the_model_repeats_the_line_after_the_cursor
     assert result.timings.new_tokens <= repeated  # not on to the closing fence
 
 
+def test_continue_stops_an_answer_that_skips_ahead_to_a_later_line(tmp_path):
+    buffer = "def stats(xs):\n    result = []\n    result.append(len(xs))\n    result.append(sum(xs))\n    return result\n"
+    written = (
+        "    result.append(max(xs))\n    result.append(sum(xs))\n"  # a new line, then the line after next
+    )
+    model = _continuing(tmp_path, written + "    return result", buffer)
+    result = suggest(model, buffer, line=2, k=1, temperature=0, strategy="continue")
+    assert result.suggestions == [] and result.non_insertions == 1
+    assert result.timings.new_tokens <= len(model.tokenizer(written, add_special_tokens=False)["input_ids"])
+
+
 def test_continue_refuses_an_answer_that_changes_the_line_after_the_cursor(tmp_path):
     model = _continuing(tmp_path, "    result.append(min(xs))\n    return list(result)")
     result = suggest(model, BUFFER, line=2, k=1, temperature=0, strategy="continue")
@@ -291,7 +302,9 @@ def test_a_line_typed_at_the_cursor_leaves_the_continue_prompt_before_it_unchang
 def test_the_head_of_a_function_or_class_is_its_signature_and_docstring():
     function = ["@cache", "def f(x,", "      y):", '    """Doc', '    more."""', "    return x"]
     assert continuation.head_of(function) == function[:5]
-    assert continuation.head_of(["class C(B):", "    x = 1"]) == ["class C(B):"]
+    assert continuation.head_of(["class C(B):", '    """A long class docstring."""', "    x = 1"]) == [
+        "class C(B):"
+    ]
     assert continuation.head_of(["x = 1"]) == [] and continuation.head_of(["def broken("]) == []
 
 

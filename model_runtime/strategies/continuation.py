@@ -1,17 +1,17 @@
 """The ``continue`` strategy: the model's answer is pre-filled with the region up to the cursor, and goes on from there.
 
-The model is shown the code above the region, the signature and docstring of the function or class being written
-(``head_of``), and the lines that follow the cursor, and its answer (one Python code block) already holds the
-region's lines before the cursor, so it writes only from the cursor on instead of
-copying the region first: a suggestion costs the new lines, not the whole function. When the model, done adding,
-starts to repeat the first line after the cursor, it is stopped there and the rest of the region is taken as kept
-(when it repeats that line at once, it has nothing to add, and is stopped before copying the rest); an answer that
-goes on past that line without repeating it has changed it, so the token budget leaves no room to copy the rest
-(the answer is cut off as too long, not decoded on). At the end of a
-function that has only its signature and docstring, the answer may not close the code block at once: a stub is
-what a user asks to have completed (the 0.5B model closed it on 3 of 164 HumanEval prompts). The answer then goes
-through ``rewrite``'s alignment and decomposition unchanged (``rewrite.plan_answer``): only insertions are offered,
-as lint-clean steps; an answer that changes a line of the buffer is counted, not offered.
+The model is shown the code above the region, the head of the function or class being written (``head_of``) and
+the lines that follow the cursor, and its answer (one Python code block) already holds the region's lines before
+the cursor, so it writes only from the cursor on instead of copying the region first: a suggestion costs the new
+lines, not the whole function. When the model, done adding, starts to repeat the first line after the cursor, it is
+stopped there and the rest of the region is taken as kept (when it repeats that line at once, it has nothing to
+add, and is stopped before copying the rest). An answer that goes on past that line without repeating it has
+changed it: the token budget leaves no room to copy the rest, and an answer that writes a longer line from further
+down first (it skips lines) is stopped there; neither is offered. At the end of a function that has only its
+signature and docstring, the answer may not close the code block at once: a stub is what a user asks to have
+completed (the 0.5B model closed it on 3 of 164 HumanEval prompts). The answer then goes through ``rewrite``'s
+alignment and decomposition unchanged (``rewrite.plan_answer``): only insertions are offered, as lint-clean steps;
+an answer that changes a line of the buffer is counted, not offered.
 
 The prompt is laid out for the per-document prompt cache (``generation``), which reuses the prompt up to its first
 changed token: what changes least comes first (the code above, the head, the lines after the cursor, counted from
@@ -39,6 +39,7 @@ INSTRUCTION = (
     "Continue the Python code your answer starts with: add the lines that come next, keeping every line already "
     "written exactly as it is. Answer in one Python code block."
 )
+SKIP_AHEAD_CHARS = 16  # shorter lines (`else:`, `break`, `return x`) are often written again as new lines
 FOLLOWING = "After the lines you add, the code goes on with these lines, already written; write them too:"
 
 
@@ -63,8 +64,9 @@ def is_stub(lines: list[str]) -> bool:
 
 
 def head_of(unit: list[str]) -> list[str]:
-    """A function's or class's decorators, signature and docstring (its signature alone without one): the part of a
-    top-level statement that typing in its body leaves as it is; [] for other statements or what does not parse."""
+    """A function's decorators, signature and docstring (its signature alone without one), or a class's decorators
+    and signature: the part of a top-level statement that typing in its body leaves as it is; [] for other
+    statements or what does not parse."""
     try:
         (node,) = ast.parse("\n".join(unit)).body
     except (SyntaxError, ValueError):
@@ -72,7 +74,12 @@ def head_of(unit: list[str]) -> list[str]:
     if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
         return []
     first = node.body[0]
-    documented = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+    # A class's docstring is left out: it can be long, and says little about the method being written.
+    documented = (
+        isinstance(first, ast.Expr)
+        and isinstance(first.value, ast.Constant)
+        and not isinstance(node, ast.ClassDef)
+    )
     end = first.end_lineno if documented else first.lineno - 1
     return unit[: end or first.lineno]
 
@@ -123,10 +130,19 @@ def propose(loaded: LoadedModel, request: Request) -> Proposals:
     """Continue the region from the cursor; each answer that only adds lines becomes a plan of insertion steps."""
     shown = layout(loaded, request)
     text, written, before, after, where = shown.text, shown.written, shown.before, shown.after, shown.where
-    following = next((line.rstrip() for line in after if line.strip()), None)
-    stops = (FENCE,) if following is None else (FENCE, f"\n{following}\n")
+    written_after = [line.rstrip() for line in after if line.strip()]
+    following = written_after[0] if written_after else None
+    rejoin = None if following is None else f"\n{following}\n"
+    # A longer line that the region has further down, written before the next one: the answer skips lines (not an
+    # insertion), and is stopped there rather than decoded on.
+    skips = tuple(
+        f"\n{line}\n"
+        for line in written_after[1:AFTER_LINES]
+        if len(line.strip()) >= SKIP_AHEAD_CHARS and line != following
+    )
+    stops = (FENCE, *skips) if rejoin is None else (FENCE, *skips, rejoin)
     # The model may also repeat the next line at once: nothing to add, and no reason to copy the rest.
-    starts = () if following is None else (f"{following}\n",)
+    starts = () if following is None else (f"{following}\n", *(skip[1:] for skip in skips))
     # No room to copy the region's rest: an answer that goes on past the line after the cursor without repeating
     # it exactly has changed it (not an insertion), and decoding it on would only cost time.
     closing = () if following is not None or not is_stub(before) else (FENCE,)
@@ -140,7 +156,7 @@ def propose(loaded: LoadedModel, request: Request) -> Proposals:
         repeated = (
             raw.startswith(starts[0])
             if not candidate.text
-            else raw[len(candidate.text) :].startswith(stops[-1])
+            else raw[len(candidate.text) :].startswith(str(rejoin))
         )
         return after if repeated else []
 
