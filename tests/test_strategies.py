@@ -306,6 +306,8 @@ def test_the_head_of_a_function_or_class_is_its_signature_and_docstring():
         "class C(B):"
     ]
     assert continuation.head_of(["x = 1"]) == [] and continuation.head_of(["def broken("]) == []
+    long = ["@cache", "def f():", '    """Doc."""', *["    x = 1"] * continuation.HEAD_PARSE_LINES]
+    assert continuation.head_of(long) == ["@cache", "def f():"]  # not parsed: up to the def line
 
 
 def test_continue_splits_the_region_at_the_cursor_without_trailing_blank_lines():

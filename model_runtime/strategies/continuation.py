@@ -25,6 +25,7 @@ strategy leaves them out (``rewrite`` and ``fim`` show them).
 from __future__ import annotations
 
 import ast
+import re
 import textwrap
 from dataclasses import dataclass
 
@@ -39,6 +40,8 @@ INSTRUCTION = (
     "Continue the Python code your answer starts with: add the lines that come next, keeping every line already "
     "written exactly as it is. Answer in one Python code block."
 )
+HEAD_PARSE_LINES = 400
+_HEADER = re.compile(r"(async\s+def|def|class)\s")
 SKIP_AHEAD_CHARS = 16  # shorter lines (`else:`, `break`, `return x`) are often written again as new lines
 FOLLOWING = "After the lines you add, the code goes on with these lines, already written; write them too:"
 
@@ -66,7 +69,11 @@ def is_stub(lines: list[str]) -> bool:
 def head_of(unit: list[str]) -> list[str]:
     """A function's decorators, signature and docstring (its signature alone without one), or a class's decorators
     and signature: the part of a top-level statement that typing in its body leaves as it is; [] for other
-    statements or what does not parse."""
+    statements or what does not parse. A statement longer than ``HEAD_PARSE_LINES`` is not parsed (the server's model
+    thread would hold the interpreter lock meanwhile): its head is its lines up to its ``def``/``class`` line."""
+    if len(unit) > HEAD_PARSE_LINES:
+        header = next((i for i, line in enumerate(unit[:HEAD_PARSE_LINES]) if _HEADER.match(line)), None)
+        return [] if header is None else unit[: header + 1]
     try:
         (node,) = ast.parse("\n".join(unit)).body
     except (SyntaxError, ValueError):
