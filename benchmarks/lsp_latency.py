@@ -290,9 +290,38 @@ async def main() -> None:
     parser.add_argument("--model", help="model directory (default: build the tiny test model)")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--storm", type=int, default=10_000)
+    parser.add_argument(
+        "--only-prefetch-diagnostics",
+        action="store_true",
+        help="only the diagnostics rows with the model loaded (minutes with a real model, not a quarter hour)",
+    )
     args = parser.parse_args()
     model = args.model or str(build_lsp_model(Path(tempfile.mkdtemp(prefix="editseq-bench-")) / "model"))
+    rows = await (prefetch_rows if args.only_prefetch_diagnostics else all_rows)(model, args)
+    print(
+        f"\nmodel: {model}   runs: {args.runs}   cpu: {os.cpu_count()} cores   python {sys.version.split()[0]}\n"
+    )
+    print(f"{'measure':<44} {'p50 / before':>13} {'p95 / after':>13}  note")
+    print("-" * 96)
+    for label, first, second, note in rows:
+        print(f"{label:<44} {first:>13.1f} {second:>13.1f}  {note}")
 
+
+async def prefetch_rows(model: str, args) -> list[tuple]:
+    """Diagnostics while the model prefetches, and the servers as they were before each fix."""
+    rows = []
+    for label, server in (
+        ("  while the model prefetches (ms)", None),
+        ("  before: validation by full pyflakes (ms)", FULL_VALIDATION_SERVER),
+        ("  before: prompt run in one pass (ms)", ONE_PASS_PREFILL_SERVER),
+        ("  before: a full parse per prompt (ms)", FULL_PARSE_SERVER),
+    ):
+        times = await diagnostics(args.runs, server=server, model=model)
+        rows.append((label, *percentiles(times), "same edits, model loaded"))
+    return rows
+
+
+async def all_rows(model: str, args) -> list[tuple]:
     rows = []
     warm, offered_warm = await code_actions(model, args.runs, prefetch=True)
     cold, offered_cold = await code_actions(model, args.runs, prefetch=False)
@@ -311,14 +340,7 @@ async def main() -> None:
     )
     before = percentiles(await diagnostics(args.runs, server=FULL_LINT_SERVER))
     rows.append(("  before: the server linting in full (ms)", *before, "same edits"))
-    busy = percentiles(await diagnostics(args.runs, model=model))
-    rows.append(("  while the model prefetches (ms)", *busy, "same edits, model loaded"))
-    busy_before = percentiles(await diagnostics(args.runs, server=FULL_VALIDATION_SERVER, model=model))
-    rows.append(("  before: validation by full pyflakes (ms)", *busy_before, "same edits, model loaded"))
-    one_pass = percentiles(await diagnostics(args.runs, server=ONE_PASS_PREFILL_SERVER, model=model))
-    rows.append(("  before: prompt run in one pass (ms)", *one_pass, "same edits, model loaded"))
-    full_parse = percentiles(await diagnostics(args.runs, server=FULL_PARSE_SERVER, model=model))
-    rows.append(("  before: a full parse per prompt (ms)", *full_parse, "same edits, model loaded"))
+    rows += await prefetch_rows(model, args)
     alone = percentiles(lint_in_process(args.runs, incremental=True))
     rows.append(("  incremental lint alone, no server (ms)", *alone, "same edits"))
     baseline = percentiles(lint_in_process(args.runs, incremental=False))
@@ -327,14 +349,7 @@ async def main() -> None:
         before, after = await storm_rss(args.storm, stock=stock)
         growth = f"{(after / before - 1) * 100:+.1f} %"
         rows.append((f"RSS {label}, {args.storm:,} didChange (MiB)", before, after, growth))
-
-    print(
-        f"\nmodel: {model}   runs: {args.runs}   cpu: {os.cpu_count()} cores   python {sys.version.split()[0]}\n"
-    )
-    print(f"{'measure':<44} {'p50 / before':>13} {'p95 / after':>13}  note")
-    print("-" * 96)
-    for label, first, second, note in rows:
-        print(f"{label:<44} {first:>13.1f} {second:>13.1f}  {note}")
+    return rows
 
 
 if __name__ == "__main__":

@@ -55,9 +55,10 @@ def window_span(buffer: str, line: int | None, size: int, spans: Sequence[range]
 
 
 def _cut(unit: range, cursor: int, size: int) -> range:
-    """The lines of a top-level statement longer than the window that a prompt shows: from a start on a grid of
-    ``size // 4`` lines counted from the statement's first line, the one putting the cursor nearest the middle
-    without passing it, to at most ``size`` lines later (fewer at the statement's end).
+    """The lines of a top-level statement longer than the window that a prompt shows: from the last line of a grid
+    of ``size // 4`` lines (counted from the statement's first line) that is at least half a window above the
+    cursor, to at most ``size`` lines later (fewer at the statement's end); the cursor is then 1/2 to 3/4 of the
+    way down the window.
 
     A start that follows the cursor line by line would move with every line typed, and the prompt would differ
     from the previous one right after its header: the per-document prompt cache (``generation``) would reuse

@@ -18,8 +18,9 @@ changed token: what changes least comes first (the code above, the head, the lin
 the cursor so that a line typed at it leaves them as they are) and the lines just typed come last, at the end of the
 pre-filled answer. The question shows the head, not the whole region as ``rewrite``'s does: the region changes with
 every line typed. Without the head (the answer alone holding the function) the model wrote worse bodies: 52 against
-56 of the first 81 HumanEval problems passed accept-until-done (docs/strategies.md). The recent edits (Diff History) would change with every edit at the top of the prompt, so this
-strategy leaves them out (``rewrite`` and ``fim`` show them).
+56 of the first 81 HumanEval problems passed accept-until-done (docs/strategies.md). The recent edits (Diff
+History) would change with every edit at the top of the prompt, so this strategy leaves them out (``rewrite`` and
+``fim`` show them).
 """
 
 from __future__ import annotations
