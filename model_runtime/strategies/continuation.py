@@ -31,10 +31,10 @@ import textwrap
 from dataclasses import dataclass
 
 from model_runtime.loading import LoadedModel
-from model_runtime.strategies import rewrite
 from model_runtime.strategies.base import Proposals, Request
 from model_runtime.strategies.region import Focus, focus
 from model_runtime.strategies.rewrite import ANSWER_HEAD, FENCE, answer, chat_head, context_block, gather
+from model_runtime.strategies.rewrite import INSTRUCTION as COMPLETE_INSTRUCTION
 
 AFTER_LINES = 20  # lines after the cursor the prompt shows (the region's rest is taken as kept when repeated)
 INSTRUCTION = (
@@ -96,7 +96,7 @@ def prompt_text(loaded: LoadedModel, written: str, following: str, context: str 
     """The continue prompt: the code above, the instruction with the ``head`` of the function or class being
     written (``head_of``), the lines after the cursor (``following``), then the answer pre-filled with ``written``
     (the region up to the cursor, each line ending with its newline)."""
-    ask = f"{rewrite.INSTRUCTION}\n```python\n{head}\n```" if head.strip() else INSTRUCTION
+    ask = f"{COMPLETE_INSTRUCTION}\n```python\n{head}\n```" if head.strip() else INSTRUCTION
     if following.strip():
         ask += f"\n{FOLLOWING}\n```python\n{following}\n```"
     user = "\n\n".join(part for part in (context_block(context), ask) if part)
