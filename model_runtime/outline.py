@@ -42,6 +42,24 @@ class Outline:
             for statement, offset in self.statements
         ]
 
+    def head(self, span: range) -> range:
+        """0-based lines of the head of the top-level statement spanning ``span`` (one of ``spans()``): a function's
+        decorators, signature and docstring (its signature alone without one), a class's decorators and signature
+        (a class docstring can be long and says little about a method being written); empty for other statements.
+        What typing in a body leaves as it is (``strategies.continuation`` shows it), read from the kept trees."""
+        found = self.around(span.stop) if span else None
+        if found is None or not isinstance(found[0], ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            return range(span.start, span.start)
+        statement, offset = found
+        first = statement.body[0]
+        documented = (
+            not isinstance(statement, ast.ClassDef)
+            and isinstance(first, ast.Expr)
+            and isinstance(first.value, ast.Constant)
+        )
+        stop = (first.end_lineno or first.lineno) if documented else first.lineno - 1
+        return range(first_line(statement) - 1 + offset, max(stop, statement.lineno) + offset)
+
     def docstring(self) -> str | None:
         """The module docstring, if the buffer has one."""
         if not self.statements:

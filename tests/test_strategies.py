@@ -299,15 +299,33 @@ def test_a_line_typed_at_the_cursor_leaves_the_continue_prompt_before_it_unchang
         assert kept >= typing - typing // 10 - 1
 
 
+def _head(lines: list[str]) -> list[str]:
+    from model_runtime.outline import outline_of
+
+    outline = outline_of("\n".join(lines))
+    head = outline.head(outline.spans()[0]) if outline is not None else range(0)
+    return lines[head.start : head.stop]
+
+
 def test_the_head_of_a_function_or_class_is_its_signature_and_docstring():
     function = ["@cache", "def f(x,", "      y):", '    """Doc', '    more."""', "    return x"]
-    assert continuation.head_of(function) == function[:5]
-    assert continuation.head_of(["class C(B):", '    """A long class docstring."""', "    x = 1"]) == [
-        "class C(B):"
-    ]
-    assert continuation.head_of(["x = 1"]) == [] and continuation.head_of(["def broken("]) == []
-    long = ["@cache", "def f():", '    """Doc."""', *["    x = 1"] * continuation.HEAD_PARSE_LINES]
-    assert continuation.head_of(long) == ["@cache", "def f():"]  # not parsed: up to the def line
+    assert _head(function) == function[:5]
+    assert _head(["class C(B):", '    """A long class docstring."""', "    x = 1"]) == ["class C(B):"]
+    assert _head(["x = 1"]) == [] and _head(["def broken("]) == []
+    assert _head(["def f(): return 1"]) == ["def f(): return 1"]
+
+
+def test_the_head_comes_from_the_kept_trees_with_their_offsets():
+    """The server's outline reuses a statement's tree after an edit above it moved it: its head must move too."""
+    from model_runtime.outline import OutlineTracker
+
+    before = 'import os\n\n\ndef f(x):\n    """Doc."""\n    return os.sep\n'
+    after = 'import os\nimport re\n\n\ndef f(x):\n    """Doc."""\n    return os.sep\n'
+    tracker = OutlineTracker()
+    tracker.outline(before)
+    outline = tracker.outline(after)
+    head = outline.head(outline.spans()[-1])
+    assert after.split("\n")[head.start : head.stop] == ["def f(x):", '    """Doc."""']
 
 
 def test_continue_splits_the_region_at_the_cursor_without_trailing_blank_lines():

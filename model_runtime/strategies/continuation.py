@@ -1,6 +1,6 @@
 """The ``continue`` strategy: the model's answer is pre-filled with the region up to the cursor, and goes on from there.
 
-The model is shown the code above the region, the head of the function or class being written (``head_of``) and
+The model is shown the code above the region, the head of the function or class being written (``Outline.head``) and
 the lines that follow the cursor, and its answer (one Python code block) already holds the region's lines before
 the cursor, so it writes only from the cursor on instead of copying the region first: a suggestion costs the new
 lines, not the whole function. When the model, done adding, starts to repeat the first line after the cursor, it is
@@ -26,7 +26,6 @@ History) would change with every edit at the top of the prompt, so this strategy
 from __future__ import annotations
 
 import ast
-import re
 import textwrap
 from dataclasses import dataclass
 
@@ -41,8 +40,6 @@ INSTRUCTION = (
     "Continue the Python code your answer starts with: add the lines that come next, keeping every line already "
     "written exactly as it is. Answer in one Python code block."
 )
-HEAD_PARSE_LINES = 400
-_HEADER = re.compile(r"(async\s+def|def|class)\s")
 SKIP_AHEAD_CHARS = 16  # shorter lines (`else:`, `break`, `return x`) are often written again as new lines
 FOLLOWING = "After the lines you add, the code goes on with these lines, already written; write them too:"
 
@@ -67,34 +64,9 @@ def is_stub(lines: list[str]) -> bool:
     return len(inner) == 1 and isinstance(inner[0], ast.Expr) and isinstance(inner[0].value, ast.Constant)
 
 
-def head_of(unit: list[str]) -> list[str]:
-    """A function's decorators, signature and docstring (its signature alone without one), or a class's decorators
-    and signature: the part of a top-level statement that typing in its body leaves as it is; [] for other
-    statements or what does not parse. A statement longer than ``HEAD_PARSE_LINES`` is not parsed (the server's model
-    thread would hold the interpreter lock meanwhile): its head is its lines up to its ``def``/``class`` line."""
-    if len(unit) > HEAD_PARSE_LINES:
-        header = next((i for i, line in enumerate(unit[:HEAD_PARSE_LINES]) if _HEADER.match(line)), None)
-        return [] if header is None else unit[: header + 1]
-    try:
-        (node,) = ast.parse("\n".join(unit)).body
-    except (SyntaxError, ValueError):
-        return []
-    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        return []
-    first = node.body[0]
-    # A class's docstring is left out: it can be long, and says little about the method being written.
-    documented = (
-        isinstance(first, ast.Expr)
-        and isinstance(first.value, ast.Constant)
-        and not isinstance(node, ast.ClassDef)
-    )
-    end = first.end_lineno if documented else first.lineno - 1
-    return unit[: end or first.lineno]
-
-
 def prompt_text(loaded: LoadedModel, written: str, following: str, context: str = "", head: str = "") -> str:
     """The continue prompt: the code above, the instruction with the ``head`` of the function or class being
-    written (``head_of``), the lines after the cursor (``following``), then the answer pre-filled with ``written``
+    written (``Outline.head``), the lines after the cursor (``following``), then the answer pre-filled with ``written``
     (the region up to the cursor, each line ending with its newline)."""
     ask = f"{COMPLETE_INSTRUCTION}\n```python\n{head}\n```" if head.strip() else INSTRUCTION
     if following.strip():
@@ -105,14 +77,23 @@ def prompt_text(loaded: LoadedModel, written: str, following: str, context: str 
 
 @dataclass(frozen=True)
 class Layout:
-    """What ``propose`` shows the model for a request: the prompt ``text``, the region's lines before the cursor as
-    the answer's pre-filled ``written`` text, the region's lines from the cursor on (``after``), and ``where``."""
+    """What ``propose`` shows the model for a request: the prompt ``text``, the region's lines before the cursor
+    (``before``, pre-filled in the answer as ``written``) and from the cursor on (``after``), and ``where``."""
 
     text: str
-    written: str
     before: list[str]
     after: list[str]
     where: Focus
+
+    @property
+    def written(self) -> str:
+        return pre_filled(self.before)
+
+
+def pre_filled(before: list[str]) -> str:
+    """The answer's pre-filled text: the lines before the cursor, each ending with its newline (without it, the
+    model tends to extend the last line, a comment after it, which changes a buffer line)."""
+    return "".join(line + "\n" for line in before)
 
 
 def layout(loaded: LoadedModel, request: Request) -> Layout:
@@ -123,29 +104,26 @@ def layout(loaded: LoadedModel, request: Request) -> Layout:
     at = len(lines) if request.line is None else max(0, min(request.line, len(lines)))
     before, after = split_at_cursor(region, max(0, min(at - where.region.start, len(region))))
     context = "\n".join(lines[where.context.start : where.context.stop])
-    # The written lines end with their newline: without it, the model tends to extend the last line (a comment
-    # after it), which changes a buffer line.
-    written = "".join(line + "\n" for line in before)
     shown_after = lines[at : min(where.unit.stop, at + AFTER_LINES)]
     while shown_after and not shown_after[0].strip():
         shown_after.pop(0)
-    head = "\n".join(head_of(lines[where.unit.start : where.unit.stop]))
-    text = prompt_text(loaded, written, "\n".join(shown_after).rstrip(), context, head)
-    return Layout(text, written, before, after, where)
+    head = "\n".join(lines[where.head.start : where.head.stop])
+    text = prompt_text(loaded, pre_filled(before), "\n".join(shown_after).rstrip(), context, head)
+    return Layout(text, before, after, where)
 
 
 def propose(loaded: LoadedModel, request: Request) -> Proposals:
     """Continue the region from the cursor; each answer that only adds lines becomes a plan of insertion steps."""
     shown = layout(loaded, request)
     text, written, before, after, where = shown.text, shown.written, shown.before, shown.after, shown.where
-    written_after = [line.rstrip() for line in after if line.strip()]
-    following = written_after[0] if written_after else None
+    coming = [line.rstrip() for line in after if line.strip()]  # the region's code lines after the cursor
+    following = coming[0] if coming else None
     rejoin = None if following is None else f"\n{following}\n"
     # A longer line that the region has further down, written before the next one: the answer skips lines (not an
     # insertion), and is stopped there rather than decoded on.
     skips = tuple(
         f"\n{line}\n"
-        for line in written_after[1:AFTER_LINES]
+        for line in coming[1:AFTER_LINES]
         if len(line.strip()) >= SKIP_AHEAD_CHARS and line != following
     )
     stops = (FENCE, *skips) if rejoin is None else (FENCE, *skips, rejoin)

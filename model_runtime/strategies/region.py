@@ -15,13 +15,15 @@ from model_runtime.windows import window_span
 
 @dataclass(frozen=True)
 class Focus:
-    """0-based line ranges of the caller's buffer: ``context`` (above), ``region``, the window around both, and
-    ``unit``: the whole top-level statement the region is (part of)."""
+    """0-based line ranges of the caller's buffer: ``context`` (above), ``region``, the window around both,
+    ``unit``: the whole top-level statement the region is (part of), and ``head``: the unit's head
+    (``Outline.head``)."""
 
     context: range
     region: range
     window: range
     unit: range
+    head: range
 
 
 def focus(buffer: str, line: int | None, window: int, tree: object = None) -> Focus:
@@ -37,4 +39,5 @@ def focus(buffer: str, line: int | None, window: int, tree: object = None) -> Fo
     if window and len(region) > window:
         region = range(max(region.start, shown.start), min(region.stop, shown.stop))
     start = min(shown.start, region.start)
-    return Focus(range(start, region.start), region, range(start, max(shown.stop, region.stop)), unit)
+    head = outline.head(unit) if outline is not None else range(unit.start, unit.start)
+    return Focus(range(start, region.start), region, range(start, max(shown.stop, region.stop)), unit, head)
