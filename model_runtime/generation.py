@@ -21,8 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from model_runtime.cancellation import CancelFlag, Cancelled, check  # noqa: F401 (Cancelled: callers import it from here)
 from model_runtime.edits import SEPARATOR
@@ -30,10 +29,9 @@ from model_runtime.loading import LoadedModel
 from model_runtime.prefill import forward, logits_of, prefill
 from model_runtime.sampling import Sampling, sample, target_probs
 from model_runtime.speculation import DEFAULT_DRAFT, PromptLookup, accept_greedy, accept_sampled
+from model_runtime.stop_rules import Row, Rules
 
 STOP_MODES = ("edit", "sequence", "eos")
-# Tokens decoded again at each step to look for a stop text (more for a longer stop text).
-STOP_TEXT_TAIL = 16
 # Draft tokens per verification pass for k = 1 (0: no speculation); the ``speculate`` argument overrides it.
 SPECULATE_ENV = "EDITSEQ_SPECULATE"
 
@@ -79,45 +77,6 @@ class GenerationResult:
     reused_prompt_tokens: int = 0
 
 
-@dataclass
-class _Row:
-    ids: list[int] = field(default_factory=list)
-    logprobs: list[float] = field(default_factory=list)
-    since_separator: list[int] = field(default_factory=list)
-    finish: str = ""
-    emitted: str = ""
-
-
-@dataclass(frozen=True)
-class _Rules:
-    """One call's stop rules and listener: what ends a candidate, and who hears of its new text."""
-
-    tokenizer: Any
-    diff_id: int
-    stop_ids: frozenset[int]
-    stop: str
-    stop_texts: tuple[str, ...]
-    stop_at_start: tuple[str, ...]
-    on_token: Callable[[int, str], None] | None
-
-    def take(self, row: _Row, index: int, token_id: int, logprob: float) -> bool:
-        """Append a token to candidate ``index``, stream it, and say whether the candidate has finished."""
-        row.ids.append(token_id)
-        row.logprobs.append(logprob)
-        row.finish = _finish(row, token_id, self.diff_id, self.stop_ids, self.stop, self.tokenizer)
-        if not row.finish and self.stop_texts and _ends_with_stop(row.ids, self.stop_texts, self.tokenizer):
-            row.finish = "stop"
-        if (
-            not row.finish
-            and self.stop_at_start
-            and _starts_with_stop(row.ids, self.stop_at_start, self.tokenizer)
-        ):
-            row.finish = "stop"
-        if self.on_token is not None:
-            _stream(row, index, self.tokenizer, self.on_token)
-        return bool(row.finish)
-
-
 def generate(
     loaded: LoadedModel,
     prompt_text: str,
@@ -135,6 +94,7 @@ def generate(
     speculate: int | None = None,
     cache_key: Hashable = None,
     not_first: tuple[str, ...] = (),
+    line_stop: Callable[[list[str]], bool] | None = None,
 ) -> GenerationResult:
     """Sample ``k`` continuations of ``prompt_text``.
 
@@ -143,7 +103,9 @@ def generate(
     ``stop_texts`` (for example a closing code fence) also ends a candidate; its text is cut before it. ``stop_at_start`` texts end a candidate
     that begins with one of them, and its text is then empty (a model repeating what follows instead of adding to
     it). ``not_first`` texts may not begin a candidate: the first tokens of their encodings are never sampled
-    first (a code fence that would close an empty function body at once). ``temperature == 0`` decodes greedily.
+    first (a code fence that would close an empty function body at once). ``line_stop(lines)`` sees a candidate's
+    complete lines each time one is completed and may end it there (``stop_rules``). ``temperature == 0`` decodes
+    greedily.
     ``on_token(index, piece)`` receives each candidate's new text as it is produced. ``cancel.is_set()`` is checked
     before every forward pass; a cancelled call raises Cancelled.
     ``speculate``: draft tokens per verification pass when ``k == 1`` (0: none; None: ``$EDITSEQ_SPECULATE``, else
@@ -166,10 +128,10 @@ def generate(
     if not prompt_ids:
         raise ValueError("the prompt is empty")
     stop_ids = frozenset(loaded.eos_token_ids)
-    rules = _Rules(tokenizer, loaded.diff_token_id, stop_ids, stop, stop_texts, stop_at_start, on_token)
+    rules = Rules(tokenizer, loaded.diff_token_id, stop_ids, stop, stop_texts, stop_at_start, on_token, line_stop)
 
     started = time.perf_counter()
-    rows = [_Row() for _ in range(k)]
+    rows = [Row() for _ in range(k)]
     drafted = accepted = 0
     with loaded.lock, torch.inference_mode():
         logits, cache, reused = prefill(loaded, prompt_ids, cancel, cache_key)
@@ -238,8 +200,8 @@ def _decode_batch(
     loaded: LoadedModel,
     logits,
     cache,
-    rows: list[_Row],
-    rules: _Rules,
+    rows: list[Row],
+    rules: Rules,
     sampling: Sampling,
     max_new_tokens: int,
     cancel: CancelFlag,
@@ -282,8 +244,8 @@ def _decode_speculative(
     logits,
     cache,
     prompt_ids: list[int],
-    row: _Row,
-    rules: _Rules,
+    row: Row,
+    rules: Rules,
     sampling: Sampling,
     max_new_tokens: int,
     cancel: CancelFlag,
@@ -333,44 +295,8 @@ def _decode_speculative(
         logprobs = (chosen.gather(-1, picked).squeeze(-1) - torch.logsumexp(chosen, dim=-1)).tolist()
 
 
-def _finish(row: _Row, token_id: int, diff_id: int, stop_ids: frozenset[int], stop: str, tokenizer) -> str:
-    if token_id in stop_ids:
-        return "eos"
-    if token_id == diff_id:
-        if stop == "edit":
-            return "stop"
-        # Two separators with nothing between them close a LintSeq sequence.
-        closing = not tokenizer.decode(row.since_separator).strip()
-        row.since_separator = []
-        return "stop" if closing else ""
-    row.since_separator.append(token_id)
-    return ""
-
-
-def _ends_with_stop(ids: list[int], stop_texts: tuple[str, ...], tokenizer) -> bool:
-    # Every token holds at least one character, so this many tokens hold the longest stop text (a whole line).
-    width = max(STOP_TEXT_TAIL, max(map(len, stop_texts)) + 1)
-    tail = tokenizer.decode(ids[-width:], skip_special_tokens=False)
-    return any(text in tail for text in stop_texts)
-
-
-def _starts_with_stop(ids: list[int], stop_at_start: tuple[str, ...], tokenizer) -> bool:
-    # Only while the output is short enough to be one of them (every token holds at least one character).
-    if len(ids) > max(map(len, stop_at_start)):
-        return False
-    text = tokenizer.decode(ids, skip_special_tokens=False)
-    return any(text.startswith(start) for start in stop_at_start)
-
-
-def _stream(row: _Row, index: int, tokenizer, on_token: Callable[[int, str], None]) -> None:
-    text = tokenizer.decode(row.ids, skip_special_tokens=False)
-    if text.startswith(row.emitted) and len(text) > len(row.emitted):
-        on_token(index, text[len(row.emitted) :])
-        row.emitted = text
-
-
 def _candidate(
-    row: _Row,
+    row: Row,
     tokenizer,
     diff_id: int,
     stop_ids: frozenset[int],

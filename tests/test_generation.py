@@ -49,6 +49,23 @@ def test_sequence_mode_runs_to_the_end_of_the_sequence(loaded):
         assert resolve(KNOWN_INSTRUCTION + "\n<|diff|>" + candidate.text) == KNOWN_PROGRAM
 
 
+@pytest.mark.parametrize("k", [1, 2])  # k = 1 decodes speculatively, k = 2 in a batch: the same rule in both
+def test_line_stop_sees_each_completed_line_and_ends_the_candidate_after_the_one_it_rules_out(loaded, k):
+    full = KNOWN_EDITS[2].split("\n")
+    assert len(full) >= 3
+    seen: list[list[str]] = []
+
+    def second_line_rules_out(lines: list[str]) -> bool:
+        seen.append(list(lines))
+        return len(lines) == 2
+
+    result = generate(loaded, prompt_for_state(2), k=k, temperature=0, line_stop=second_line_rules_out)
+    for candidate in result.candidates:
+        assert candidate.finish == "stop"
+        assert candidate.text.rstrip("\n") == "\n".join(full[:2])  # kept as written, up to that line's end
+    assert full[:1] in seen and full[:2] in seen and max(map(len, seen)) == 2  # each line once, none after
+
+
 def test_max_new_tokens_cuts_a_candidate_short(loaded):
     (candidate,) = generate(loaded, prompt_for_state(2), temperature=0, max_new_tokens=5).candidates
     assert candidate.finish == "length"

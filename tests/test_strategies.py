@@ -68,11 +68,11 @@ def _continue_prompt(buffer: str, line: int | None) -> str:
     return continuation.layout(loaded, Request(buffer, line=line)).text
 
 
-def _continuing(directory, continued: str, buffer: str = BUFFER):
-    """A tiny model that continues the ``continue`` prompt for BUFFER, cursor on line 2, with ``continued``."""
+def _continuing(directory, continued: str, buffer: str = BUFFER, line: int = 2):
+    """A tiny model that continues the ``continue`` prompt for ``buffer``, cursor on ``line``, with ``continued``."""
     from model_runtime.loading import load_model
 
-    prompt = _continue_prompt(buffer, 2)
+    prompt = _continue_prompt(buffer, line)
     text = prompt + continued + "\n```" + tiny_model.EOS
     return load_model(tiny_model.build(directory, [text], prompts=[prompt], max_steps=1500), quantize="none")
 

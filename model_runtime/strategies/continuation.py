@@ -7,7 +7,8 @@ lines, not the whole function. When the model, done adding, starts to repeat the
 stopped there and the rest of the region is taken as kept (when it repeats that line at once, it has nothing to
 add, and is stopped before copying the rest). An answer that goes on past that line without repeating it has
 changed it: the token budget leaves no room to copy the rest, and an answer that writes a longer line from further
-down first (it skips lines) is stopped there; neither is offered. At the end of a function that has only its
+down first (it skips lines), or a line after which it cannot come back (``divergence``), is stopped there; none of
+these is offered. At the end of a function that has only its
 signature and docstring, the answer may not close the code block at once: a stub is what a user asks to have
 completed (the 0.5B model closed it on 3 of 164 HumanEval prompts). The answer then goes through ``rewrite``'s
 alignment and decomposition unchanged (``rewrite.plan_answer``): only insertions are offered, as lint-clean steps;
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 
 from model_runtime.loading import LoadedModel
 from model_runtime.strategies.base import Proposals, Request
+from model_runtime.strategies.divergence import line_stop
 from model_runtime.strategies.region import Focus, focus
 from model_runtime.strategies.rewrite import ANSWER_HEAD, FENCE, answer, chat_head, context_block, gather
 from model_runtime.strategies.rewrite import INSTRUCTION as COMPLETE_INSTRUCTION
@@ -78,12 +80,14 @@ def prompt_text(loaded: LoadedModel, written: str, following: str, context: str 
 @dataclass(frozen=True)
 class Layout:
     """What ``propose`` shows the model for a request: the prompt ``text``, the region's lines before the cursor
-    (``before``, pre-filled in the answer as ``written``) and from the cursor on (``after``), and ``where``."""
+    (``before``, pre-filled in the answer as ``written``) and from the cursor on (``after``), ``where``, and the
+    code of the enclosing top-level statement up to the cursor (``code_before``)."""
 
     text: str
     before: list[str]
     after: list[str]
     where: Focus
+    code_before: str = ""
 
     @property
     def written(self) -> str:
@@ -109,7 +113,8 @@ def layout(loaded: LoadedModel, request: Request) -> Layout:
         shown_after.pop(0)
     head = "\n".join(lines[where.head.start : where.head.stop])
     text = prompt_text(loaded, pre_filled(before), "\n".join(shown_after).rstrip(), context, head)
-    return Layout(text, before, after, where)
+    code_before = "".join(line + "\n" for line in lines[where.unit.start : at])
+    return Layout(text, before, after, where, code_before)
 
 
 def propose(loaded: LoadedModel, request: Request) -> Proposals:
@@ -132,7 +137,9 @@ def propose(loaded: LoadedModel, request: Request) -> Proposals:
     # No room to copy the region's rest: an answer that goes on past the line after the cursor without repeating
     # it exactly has changed it (not an insertion), and decoding it on would only cost time.
     closing = () if following is not None or not is_stub(before) else (FENCE,)
-    result = answer(loaded, request, text, 0, stops, starts, not_first=closing)
+    # A line after which the answer cannot come back to the next line (a dedent, a docstring closed) ends it too.
+    ruled_out = line_stop(shown.code_before, following)
+    result = answer(loaded, request, text, 0, stops, starts, not_first=closing, line_stop=ruled_out)
 
     def rest(candidate) -> list[str]:
         """The region's lines after the cursor when the model stopped at their first line, else none."""

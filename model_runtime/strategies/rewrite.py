@@ -139,6 +139,7 @@ def answer(
     stop_texts: tuple[str, ...] = (FENCE,),
     stop_at_start: tuple[str, ...] = (),
     not_first: tuple[str, ...] = (),
+    line_stop=None,
 ):
     """The model's answers to the chat prompt ``text``, sampled as ``request`` asks, with room for
     ``copied_tokens`` of buffer text the answer may repeat besides the new lines (``generate`` for the stops)."""
@@ -153,6 +154,7 @@ def answer(
         stop_texts=stop_texts,
         stop_at_start=stop_at_start,
         not_first=not_first,
+        line_stop=line_stop,
         cancel=request.cancel,
         on_token=request.on_token,
         seed=request.seed,
