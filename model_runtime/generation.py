@@ -128,7 +128,9 @@ def generate(
     if not prompt_ids:
         raise ValueError("the prompt is empty")
     stop_ids = frozenset(loaded.eos_token_ids)
-    rules = Rules(tokenizer, loaded.diff_token_id, stop_ids, stop, stop_texts, stop_at_start, on_token, line_stop)
+    rules = Rules(
+        tokenizer, loaded.diff_token_id, stop_ids, stop, stop_texts, stop_at_start, on_token, line_stop
+    )
 
     started = time.perf_counter()
     rows = [Row() for _ in range(k)]

@@ -52,7 +52,11 @@ class Rules:
         row.finish = finish(row, token_id, self.diff_id, self.stop_ids, self.stop, self.tokenizer)
         if not row.finish and self.stop_texts and ends_with_stop(row.ids, self.stop_texts, self.tokenizer):
             row.finish = "stop"
-        if not row.finish and self.stop_at_start and starts_with_stop(row.ids, self.stop_at_start, self.tokenizer):
+        if (
+            not row.finish
+            and self.stop_at_start
+            and starts_with_stop(row.ids, self.stop_at_start, self.tokenizer)
+        ):
             row.finish = "stop"
         if not row.finish and self.line_stop is not None and self._line_rules_out(row, token_id):
             row.finish = "stop"

@@ -66,7 +66,9 @@ def _tokens(model, text: str) -> int:
 
 def test_continue_stops_decoding_at_a_dedented_line(tmp_path):
     dedented = "        y = 1\n"  # below `return x`'s indentation, opening no block
-    model = _continuing(tmp_path, dedented + "        z = y * 2\n        w = z * 3\n        v = w * 4", BUFFER, 3)
+    model = _continuing(
+        tmp_path, dedented + "        z = y * 2\n        w = z * 3\n        v = w * 4", BUFFER, 3
+    )
     result = suggest(model, BUFFER, line=3, k=1, temperature=0, strategy="continue")
     assert result.suggestions == [] and result.non_insertions == 1
     assert result.timings.new_tokens <= _tokens(model, dedented)
