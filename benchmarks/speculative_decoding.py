@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-DEFAULT_MODEL = Path.home() / ".cache/editseq/converted/qwen05-bcc4401ea80f"
+DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"  # a registry name (`editseq model install`)
 CONFIGS = ("hf", "hf-lookup", "fp32", "fp32-lookup", "int8", "int8-lookup")
 # Ablations of the exact verification pass (model_runtime.verify_pass), not run by default: int8 verification with
 # the int8 kernel but attention over all rows at once as transformers runs it, and with neither (rows past
@@ -149,7 +149,7 @@ def run_runtime(loaded, prompt: str, max_new_tokens: int, speculate: int, config
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=str(DEFAULT_MODEL))
+    parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--prompts", type=int, default=6)
     parser.add_argument("--max-new-tokens", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)

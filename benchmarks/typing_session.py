@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-DEFAULT_MODEL = Path.home() / ".cache/editseq/converted/qwen05-bcc4401ea80f"
+DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"  # a registry name (`editseq model install`)
 DEFAULT_FILES = "model_runtime/incremental_lint.py,model_runtime/edits.py"
 MODES = ("cold", "one slot", "per document")
 
@@ -95,7 +95,7 @@ def session(loaded, paths: list[Path], edits: int, mode: str) -> tuple[list[floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=str(DEFAULT_MODEL))
+    parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--quantize", default="int8", choices=("none", "int8"))
     parser.add_argument("--edits", type=int, default=10, help="measured requests per mode, over all files")
     parser.add_argument("--threads", type=int, default=2)
