@@ -3,9 +3,13 @@ stays the same, on rewrite-like prompts (a HumanEval function to complete, as th
 
     python benchmarks/speculative_decoding.py [--model DIR] [--prompts 6] [--max-new-tokens 128] [--threads 2]
                                               [--draft 10] [--configs hf,hf-lookup,fp32,fp32-lookup,int8,int8-lookup]
+                                              [--draft-model NAME]
 
 ``--configs int8,int8-lookup-batched-attention,int8-lookup-no-exact-pass`` runs the ablations of the exact
-verification pass.
+verification pass. ``--model qwen2.5-coder-1.5b-instruct --draft-model qwen2.5-coder-0.5b-instruct --configs
+int8,int8-lookup,int8-draft,int8-lookup-draft`` measures a smaller model drafting for a larger one (int8 both;
+``draft``: the draft model proposes every draft; ``lookup-draft``: prompt lookup first, the draft model where lookup
+has nothing; ``model_runtime.draft_model``).
 
 Configurations: plain transformers ``model.generate`` in fp32 (the baseline) and with its own prompt lookup
 (``prompt_lookup_num_tokens``); the runtime's decode loop (``model_runtime.generation.generate``, k = 1) in fp32 and
@@ -36,6 +40,7 @@ CONFIGS = ("hf", "hf-lookup", "fp32", "fp32-lookup", "int8", "int8-lookup")
 # the int8 kernel but attention over all rows at once as transformers runs it, and with neither (rows past
 # quantize.SMALL_ROWS through the dequantised fp32 matmul).
 ABLATIONS = ("int8-lookup-batched-attention", "int8-lookup-no-exact-pass")
+DRAFT_MODEL_CONFIGS = ("int8-draft", "int8-lookup-draft")  # need --draft-model
 NAMES = {
     "hf": "HF generate fp32",
     "hf-lookup": "HF generate fp32 + PLD",
@@ -45,6 +50,8 @@ NAMES = {
     "int8-lookup": "runtime int8 + lookup",
     "int8-lookup-batched-attention": "int8 + lookup, batched attention",
     "int8-lookup-no-exact-pass": "int8 + lookup, no exact pass",
+    "int8-draft": "int8 + draft model",
+    "int8-lookup-draft": "int8 + lookup, then draft model",
 }
 # Spread over HumanEval: short and long docstrings, with and without doctests.
 TASKS = (0, 12, 31, 53, 88, 129, 147, 160)
@@ -121,11 +128,13 @@ def unchanged(model, rows: int, device: str):
     yield
 
 
-def run_runtime(loaded, prompt: str, max_new_tokens: int, speculate: int, config: str) -> dict:
+def run_runtime(loaded, prompt: str, max_new_tokens: int, speculate: int, config: str, draft=None) -> dict:
     from model_runtime import verify_pass
     from model_runtime.generation import generate
 
     loaded.prompt_cache = None
+    if draft is not None:
+        draft.prompt_cache = None
     exact = verify_pass.exact_rows
     if config == "int8-lookup-batched-attention":
         verify_pass.exact_rows = kernel_only
@@ -133,7 +142,14 @@ def run_runtime(loaded, prompt: str, max_new_tokens: int, speculate: int, config
         verify_pass.exact_rows = unchanged
     try:
         result = generate(
-            loaded, prompt, temperature=0, max_new_tokens=max_new_tokens, stop="eos", speculate=speculate
+            loaded,
+            prompt,
+            temperature=0,
+            max_new_tokens=max_new_tokens,
+            stop="eos",
+            speculate=speculate,
+            draft=draft,
+            draft_after_lookup="-lookup" in config,
         )
     finally:
         verify_pass.exact_rows = exact
@@ -155,11 +171,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--draft", type=int, default=10, help="draft tokens per verification pass")
     parser.add_argument("--configs", default=",".join(CONFIGS))
+    parser.add_argument(
+        "--draft-model", help="a smaller model with the same tokenizer (for the *-draft configs)"
+    )
     args = parser.parse_args()
     configs = [c for c in args.configs.split(",") if c]
-    unknown = set(configs) - set(CONFIGS) - set(ABLATIONS)
+    unknown = set(configs) - set(CONFIGS) - set(ABLATIONS) - set(DRAFT_MODEL_CONFIGS)
     if unknown:
         sys.exit(f"unknown configurations: {', '.join(sorted(unknown))}")
+    if set(configs) & set(DRAFT_MODEL_CONFIGS) and not args.draft_model:
+        sys.exit("the *-draft configurations need --draft-model")
 
     from model_runtime.loading import load_model
     from model_runtime.threads import limit_torch_threads
@@ -170,25 +191,30 @@ def main() -> None:
         models["fp32"] = load_model(args.model, device="cpu", quantize="none")
     if any(c.startswith("int8") for c in configs):
         models["int8"] = load_model(args.model, device="cpu", quantize="int8")
+    if args.draft_model:
+        models["draft"] = load_model(args.draft_model, device="cpu", quantize="int8")
     tokenizer = next(iter(models.values())).tokenizer
     prompts = rewrite_prompts(tokenizer, args.prompts)
     lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
     print(
         f"\n{Path(args.model).name}: {len(prompts)} prompts of {min(lengths)}-{max(lengths)} tokens, greedy, "
-        f"{args.max_new_tokens} new tokens, {threads} threads, draft {args.draft}\n",
+        f"{args.max_new_tokens} new tokens, {threads} threads, draft {args.draft}"
+        + (f", draft model {Path(args.draft_model).name}" if args.draft_model else "")
+        + "\n",
         flush=True,
     )
 
     results: dict[str, list[dict]] = {}
     for config in configs:
-        lookup = args.draft if "-lookup" in config else 0
+        lookup = args.draft if "-lookup" in config or "-draft" in config else 0
         loaded = models["int8" if config.startswith("int8") else "fp32"]
+        draft = models["draft"] if config in DRAFT_MODEL_CONFIGS else None
         runs = []
         for prompt in prompts:
             if config.startswith("hf"):
                 runs.append(run_hf(loaded, prompt, args.max_new_tokens, lookup))
             else:
-                runs.append(run_runtime(loaded, prompt, args.max_new_tokens, lookup, config))
+                runs.append(run_runtime(loaded, prompt, args.max_new_tokens, lookup, config, draft))
             print(f"  {config}: {len(runs[-1]['ids'])} tokens in {runs[-1]['total_s']:.1f} s", flush=True)
         results[config] = runs
 
@@ -201,7 +227,8 @@ def main() -> None:
         drafted = sum(r["drafted"] for r in runs)
         accepted = sum(r["accepted"] for r in runs)
         rate = f"{accepted / drafted:.0%}" if drafted else "-"
-        plain = results.get(config.split("-lookup")[0]) if "-lookup" in config else None
+        base = config.split("-")[0]
+        plain = results.get(base) if base != config else None
         if plain is not None:
             same = sum(a["ids"] == b["ids"] for a, b in zip(runs, plain, strict=True))
             agree = f"{same}/{len(runs)}"

@@ -24,6 +24,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 
 from model_runtime.cancellation import CancelFlag, Cancelled, check  # noqa: F401 (Cancelled: callers import it from here)
+from model_runtime.draft_model import drafter_for
 from model_runtime.edits import SEPARATOR
 from model_runtime.loading import LoadedModel
 from model_runtime.prefill import forward, logits_of, prefill
@@ -95,6 +96,8 @@ def generate(
     cache_key: Hashable = None,
     not_first: tuple[str, ...] = (),
     line_stop: Callable[[list[str]], bool] | None = None,
+    draft: LoadedModel | None = None,
+    draft_after_lookup: bool = True,
 ) -> GenerationResult:
     """Sample ``k`` continuations of ``prompt_text``.
 
@@ -110,7 +113,8 @@ def generate(
     before every forward pass; a cancelled call raises Cancelled.
     ``speculate``: draft tokens per verification pass when ``k == 1`` (0: none; None: ``$EDITSEQ_SPECULATE``, else
     ``speculation.DEFAULT_DRAFT``). ``cache_key`` names the prompt cache to reuse and refresh (a document's URI;
-    None: the shared slot).
+    None: the shared slot). ``draft``: a smaller model with the same tokenizer that proposes the draft tokens
+    (``draft_model``), asked only where prompt lookup finds nothing unless ``draft_after_lookup`` is False.
     """
     import torch
 
@@ -132,6 +136,11 @@ def generate(
         tokenizer, loaded.diff_token_id, stop_ids, stop, stop_texts, stop_at_start, on_token, line_stop
     )
 
+    drafter = (
+        drafter_for(loaded, PromptLookup(drafts), draft, cancel, cache_key, draft_after_lookup)
+        if drafts
+        else None
+    )
     started = time.perf_counter()
     rows = [Row() for _ in range(k)]
     drafted = accepted = 0
@@ -140,8 +149,7 @@ def generate(
         if not_first:
             logits = logits.clone()
             logits[..., _first_tokens(tokenizer, not_first)] = float("-inf")
-        if drafts:
-            drafter = PromptLookup(drafts)
+        if drafter is not None:
             first_token_s, drafted, accepted = _decode_speculative(
                 loaded,
                 logits,
