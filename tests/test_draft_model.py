@@ -105,3 +105,25 @@ def test_lookup_drafts_first_and_the_model_only_where_lookup_has_nothing(twin):
     fresh = [7, 8, 9]  # no earlier occurrence: the model drafts
     assert chained.get_candidates(fresh) == ModelDraft(twin, 4).get_candidates(fresh)
     assert chained._last is chained.model
+
+
+def test_the_draft_length_can_be_set_for_a_block(target, twin):
+    from model_runtime.draft_model import DEFAULT_MODEL_DRAFT, draft_length, drafter_for
+
+    def made():
+        return drafter_for(target, PromptLookup(4), twin, None, None, lookup_first=False).num_draft
+
+    with draft_length(7):
+        assert made() == 7
+    assert made() == DEFAULT_MODEL_DRAFT
+
+
+def test_a_draft_model_must_share_the_tokenizer(target, stranger):
+    from model_runtime.draft_model import drafter_for
+
+    class Other:
+        tokenizer = [0] * (len(target.tokenizer) + 1)
+
+    with pytest.raises(ValueError, match="tokenizer"):
+        drafter_for(target, PromptLookup(4), Other(), None, None)
+    assert drafter_for(target, PromptLookup(4), stranger, None, None) is not None
