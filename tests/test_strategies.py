@@ -342,9 +342,11 @@ def test_fim_inserts_the_middle_at_the_cursor(fim_model):
     ]
 
 
-def test_fim_needs_fim_tokens(rewrite_model):
+def test_fim_needs_fim_tokens(rewrite_model, fim_model):
     with pytest.raises(ValueError, match="FIM tokens"):
         suggest(rewrite_model, BUFFER, line=2, k=1, temperature=0, strategy="fim")
+    assert fim.missing_tokens(rewrite_model.tokenizer) == [fim.PREFIX, fim.SUFFIX, fim.MIDDLE]
+    assert fim.missing_tokens(fim_model.tokenizer) == []
 
 
 def test_strategy_names_are_checked_and_defaults_follow_the_model(rewrite_model, fim_model):

@@ -40,7 +40,7 @@ def default_strategy(loaded: LoadedModel) -> str:
     if loaded.adapter:
         return "lintseq"
     tokenizer = loaded.tokenizer
-    if getattr(tokenizer, "chat_template", None) and fim.PREFIX in tokenizer.get_vocab():
+    if getattr(tokenizer, "chat_template", None) and not fim.missing_tokens(tokenizer):
         return "rewrite"
     return "lintseq"
 
