@@ -173,12 +173,13 @@ def load_model(
 
 
 def registry_location(spec: str | os.PathLike[str]):
-    """Where registry entry ``spec`` is installed (a ``registry.locations.Located``), or None when ``spec`` is a
-    path that exists or no entry's name; ModelLoadError when the entry is not installed."""
+    """Where registry entry ``spec`` is installed (a ``registry.locations.Located``), or None when ``spec`` is no
+    entry's name; ModelLoadError when the entry is not installed. A path that exists is an entry only when it is
+    where a base model entry is installed (so that it loads with the entry's strategy and CPU default, as by name)."""
     from model_runtime.registry import catalog, locations
 
     if not isinstance(spec, str) or Path(spec).expanduser().exists():
-        return None
+        return _installed_at(Path(spec).expanduser())
     try:
         known = catalog.load()
     except catalog.RegistryError as exc:
@@ -191,6 +192,26 @@ def registry_location(spec: str | os.PathLike[str]):
     if problem:
         raise ModelLoadError(problem)
     return located
+
+
+def _installed_at(path: Path):
+    """The installed base entry whose model directory ``path`` is, or None."""
+    from model_runtime.registry import catalog, locations
+
+    try:
+        known = catalog.load()
+    except catalog.RegistryError:
+        return None
+    resolved = path.resolve()
+    for entry in known.entries.values():
+        if (
+            entry.adapter is None
+            and entry.base is None
+            and locations.model_dir(entry.name).resolve() == resolved
+        ):
+            located = locations.locate(entry, known)
+            return located if located.missing() is None else None
+    return None
 
 
 def clear_cache() -> None:

@@ -312,6 +312,14 @@ def test_a_registry_name_loads_its_installed_directory_with_its_strategy(tiny_re
     assert load_model("tiny", device="cpu", quantize="none").quantization == "none"
 
 
+def test_an_installed_entry_loaded_by_its_directory_is_that_entry(tiny_registered, tiny_model_dir):
+    loaded = load_model(str(tiny_registered), device="cpu", quantize="none")
+    assert (loaded.name, loaded.strategy) == ("tiny", "lintseq")
+    assert (
+        load_model(tiny_model_dir, device="cpu", quantize="none").strategy is None
+    )  # any other directory: none
+
+
 def test_default_names_the_registry_default(tiny_registered):
     assert load_model("default", device="cpu", quantize="none").name == "tiny"
 
