@@ -15,17 +15,18 @@ draft model only when lookup finds nothing. Measured in ``benchmarks/speculative
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Hashable, Iterator, Sequence
 
 from model_runtime.cancellation import CancelFlag
 from model_runtime.loading import LoadedModel
 from model_runtime.prefill import PREFILL_CHUNK, common_prefix, forward, prefill
+from model_runtime.speculation import next_draft_length
 
 # Most tokens the draft model proposes per verification pass. Qwen2.5-Coder-0.5B drafting for the 1.5B, int8 both,
-# 2 threads, 3 rewrite prompts (two runs, orders reversed): 2 drafts 1.19-1.31x plain decoding, 4 drafts 0.96-1.07x,
-# 8 drafts 0.99-1.00x. Its drafts are almost all accepted (97 %), but a draft token costs about 0.4 of a target
-# token on this CPU and a 5-row verification pass about 2.2 single steps, so longer drafts do not pay
-# (benchmarks/draft_length.py, docs/speed.md).
+# 2 threads, 3 rewrite prompts (benchmarks/draft_length.py): 2 drafts 12.0 tokens/s against 9.1 plain (1.32x), 4
+# drafts 10.6, 8 drafts 11.0, every draft kept. A draft token costs about half a target step on this CPU (drafting
+# took 14.1 s, verifying 17.6 s at length 2), so longer drafts do not pay (docs/speed.md).
 DEFAULT_MODEL_DRAFT = 2
 _draft_length = [DEFAULT_MODEL_DRAFT]  # what drafter_for uses; draft_length() changes it for a block
 
@@ -63,8 +64,6 @@ class ModelDraft:
         self._cache = None
 
     def get_candidates(self, ids: Sequence[int]) -> list[int]:
-        import threading
-
         import torch
 
         ids = list(ids)
@@ -82,9 +81,8 @@ class ModelDraft:
             for position in range(self.draft_length):
                 token = int(logits[0].argmax())
                 proposed.append(token)
-                if (
-                    position + 1 < self.draft_length
-                ):  # the last token's forward pass would only serve the next call
+                # The last token's forward pass would only serve the next call: it runs then (``_catch_up``).
+                if position + 1 < self.draft_length:
                     logits = forward(
                         self.draft.model, torch.tensor([[token]], device=self.draft.device), self._cache
                     )
@@ -95,9 +93,8 @@ class ModelDraft:
         """Crop the draft cache to what it shares with ``ids`` and run the rest; the logits after ``ids``."""
         import torch
 
-        keep = min(
-            common_prefix(self._ids, ids), len(ids) - 1
-        )  # at least one token runs, for the next logits
+        # At least one token runs, for the next logits.
+        keep = min(common_prefix(self._ids, ids), len(ids) - 1)
         if keep < len(self._ids):
             self._cache.crop(keep - len(self._ids))
         logits = None
@@ -107,12 +104,9 @@ class ModelDraft:
         return logits
 
     def update(self, drafted: int, accepted: int) -> None:
-        if drafted == 0:
-            return
-        if accepted == drafted:
-            self.draft_length = min(self.num_draft, self.draft_length + 1)
-        else:
-            self.draft_length = max(1, self.draft_length - 1)
+        self.draft_length = next_draft_length(
+            self.draft_length, drafted, accepted, most=self.num_draft, grow=1
+        )
 
 
 class LookupThenModel:

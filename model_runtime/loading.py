@@ -178,40 +178,35 @@ def registry_location(spec: str | os.PathLike[str]):
     where a base model entry is installed (so that it loads with the entry's strategy and CPU default, as by name)."""
     from model_runtime.registry import catalog, locations
 
-    if not isinstance(spec, str) or Path(spec).expanduser().exists():
-        return _installed_at(Path(spec).expanduser())
+    path = Path(spec).expanduser()
+    by_path = not isinstance(spec, str) or path.exists()
     try:
         known = catalog.load()
     except catalog.RegistryError as exc:
+        if by_path:  # a model directory loads without the registry
+            return None
         raise ModelLoadError(str(exc)) from exc
-    entry = known.find(spec)
+    if by_path:
+        resolved = path.resolve()
+        entry = next(
+            (
+                e
+                for e in known.entries.values()
+                if e.adapter is None and e.base is None and locations.model_dir(e.name).resolve() == resolved
+            ),
+            None,
+        )
+    else:
+        entry = known.find(spec)
     if entry is None:
         return None
     located = locations.locate(entry, known)
     problem = located.missing()
     if problem:
+        if by_path:
+            return None
         raise ModelLoadError(problem)
     return located
-
-
-def _installed_at(path: Path):
-    """The installed base entry whose model directory ``path`` is, or None."""
-    from model_runtime.registry import catalog, locations
-
-    try:
-        known = catalog.load()
-    except catalog.RegistryError:
-        return None
-    resolved = path.resolve()
-    for entry in known.entries.values():
-        if (
-            entry.adapter is None
-            and entry.base is None
-            and locations.model_dir(entry.name).resolve() == resolved
-        ):
-            located = locations.locate(entry, known)
-            return located if located.missing() is None else None
-    return None
 
 
 def clear_cache() -> None:

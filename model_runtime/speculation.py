@@ -70,12 +70,9 @@ class PromptLookup:
 
     def update(self, drafted: int, accepted: int) -> None:
         """Learn from the last verification: ``accepted`` of the ``drafted`` tokens were kept."""
-        if drafted == 0:
-            return
-        if accepted == drafted:
-            self.draft_length = min(self.num_draft, self.draft_length + 2)
-        else:
-            self.draft_length = max(self.min_draft, self.draft_length - 1)
+        self.draft_length = next_draft_length(
+            self.draft_length, drafted, accepted, most=self.num_draft, least=self.min_draft, grow=2
+        )
 
     def _index(self, ids: Sequence[int]) -> None:
         seen = len(self._indexed)
@@ -132,3 +129,15 @@ def accept_sampled(probs: Any, draft: Sequence[int], generator: Any) -> list[int
         return kept
     kept.append(int(torch.multinomial(probs[len(draft)], 1, generator=generator)))
     return kept
+
+
+def next_draft_length(
+    length: int, drafted: int, accepted: int, *, most: int, least: int = 1, grow: int
+) -> int:
+    """A drafter's next draft length after a verification: ``grow`` more (up to ``most``) when the whole draft was
+    kept, one fewer (down to ``least``) after a rejection, unchanged when nothing was drafted."""
+    if drafted == 0:
+        return length
+    if accepted == drafted:
+        return min(most, length + grow)
+    return max(least, length - 1)
