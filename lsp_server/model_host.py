@@ -72,6 +72,7 @@ class ModelHost:
         self.latency_ms: dict[str, float] = {}
         self.cache_hits = 0  # suggestions answered from the prefetch cache
         self.prefetches = 0  # suggestions computed ahead of a request, while the user was idle
+        self.widened = 0  # second passes (settings.greedy_first) whose sampled candidates joined a list
         self._generation = 0  # bumps on every (re)load so a stale load never overwrites a newer one
 
     async def load(self, settings: Settings) -> bool:
@@ -121,6 +122,7 @@ class ModelHost:
         if self.latency_ms:
             status["latency_ms"] = dict(self.latency_ms)
         status["cache_hits"], status["prefetches"] = self.cache_hits, self.prefetches
+        status["widened"] = self.widened
         return status
 
     def shutdown(self) -> None:

@@ -32,6 +32,9 @@ class Settings:
     )
     k: int = 3
     temperature: float = 0.8
+    # The first suggestion from one greedy candidate, answered at once; the other k - 1 sampled after it
+    # (model_runtime.staged). Off: all k sampled in one batch before anything is shown.
+    greedy_first: bool = True
     top_p: float = 0.95
     max_new_tokens: int = 96
     prefetch: bool = True
@@ -49,6 +52,7 @@ _KEYS: dict[str, tuple[str, type, float | None, float | None]] = {
     "strategy": ("strategy", str, None, None),
     "k": ("k", int, 1, 16),
     "temperature": ("temperature", float, 0.0, 5.0),
+    "greedyFirst": ("greedy_first", bool, None, None),
     "topP": ("top_p", float, 0.0, 1.0),
     "maxNewTokens": ("max_new_tokens", int, 1, 2048),
     "prefetch": ("prefetch", bool, None, None),

@@ -9,6 +9,7 @@ document, so that a later buffer equal to a shown suggestion's program is logged
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 from collections import OrderedDict
@@ -62,6 +63,8 @@ class SuggestionCache:
         self._linters: OrderedDict[str, IncrementalLint] = OrderedDict()
         # uri -> its syntax outline, parsed again only around each edit (prompt focus and prompt; thread-safe).
         self._outlines: OrderedDict[str, OutlineTracker] = OrderedDict()
+        # The Events that stop the second passes in flight (``_widen``), by computation key.
+        self._widen_cancels: dict[tuple[str, int, tuple], threading.Event] = {}
 
     def linter_for(self, uri: str) -> IncrementalLint:
         """The document's ``IncrementalLint`` for suggestion validation (the last ``KEPT_DOCUMENTS`` are kept)."""
@@ -126,6 +129,7 @@ class SuggestionCache:
         key = (uri, version, focus)
         task = self.inflight.get(key)
         if task is None:
+            self.stop_widening()  # the model is needed now: a second pass still sampling gives way
             cancel = server.cancels.new(uri)
             task = server.spawn(self._compute(key, line, text, list(state.history), cancel, outline))
             task.cancel_event = cancel  # type: ignore[attr-defined]
@@ -165,49 +169,106 @@ class SuggestionCache:
         cancel: threading.Event,
         outline: Outline | None,
     ) -> Computed:
-        from model_runtime.generation import Cancelled
-        from model_runtime.suggestions import suggest
+        """The first pass of a request (``model_runtime.staged``): one greedy candidate, answered at once, the
+        sampled others following in ``_widen``; with ``greedyFirst`` off, all ``k`` candidates in one batch."""
+        from model_runtime.staged import FIRST_PASS, later_pass
 
         server = self.server
         uri, version, focus = key
-        instruction = focus[0]
         settings = server.settings
+        call = dict(
+            line=line,
+            instruction=focus[0],
+            history=history,
+            top_p=settings.top_p,
+            max_new_tokens=settings.max_new_tokens,
+            linter=self.linter_for(uri),
+            window=settings.prompt_window,
+            tree=outline,
+            strategy=settings.strategy,  # "default": the model's own
+            cache_key=uri,  # the document's prompt cache: the next request prefills only what changed
+            **self.workspace_symbols(uri),
+        )
+        asked = {"k": settings.k, "temperature": settings.temperature}
+        first, later = (FIRST_PASS, later_pass(**asked)) if settings.greedy_first else (asked, None)
         started = time.perf_counter()
         try:
-            result = await server.host.run(
-                suggest,
-                text,
-                line=line,
-                instruction=instruction,
-                history=history,
-                k=settings.k,
-                temperature=settings.temperature,
-                top_p=settings.top_p,
-                max_new_tokens=settings.max_new_tokens,
-                cancel=cancel,
-                linter=self.linter_for(uri),
-                window=settings.prompt_window,
-                tree=outline,
-                strategy=settings.strategy,  # "default": the model's own
-                cache_key=uri,  # the document's prompt cache: the next request prefills only what changed
-                **self.workspace_symbols(uri),
-            )
+            result = await self._suggest(text, call, first, cancel)
+        finally:
+            server.cancels.done(uri, cancel)
+        elapsed = round((time.perf_counter() - started) * 1000, 1)
+        computed = Computed(version=version, line=line, buffer=text, result=result, elapsed_ms=elapsed)
+        server.host.latency_ms["suggest"] = elapsed
+        if self._current(uri, version, settings):
+            cached = self.cache.setdefault(uri, {})
+            cached[("line", line)] = cached[("focus", focus)] = computed
+            if later is not None:
+                stop = self._widen_cancels[key] = server.cancels.new(
+                    uri
+                )  # set before a next request can come
+                server.spawn(self._widen(key, computed, call, later, settings, stop))
+        return computed
+
+    async def _widen(
+        self,
+        key: tuple[str, int, tuple],
+        computed: Computed,
+        call: dict,
+        later: dict,
+        settings: Any,
+        cancel: threading.Event,
+    ) -> None:
+        """The second pass: the sampled candidates join ``computed``'s suggestions in the cache, unless the document
+        changed or another request needed the model first (``suggestions_for`` stops this pass then)."""
+        server = self.server
+        uri, version, _focus_key = key
+        started = time.perf_counter()
+        from model_runtime.staged import merged
+
+        try:
+            result = merged(computed.result, await self._suggest(computed.buffer, call, later, cancel))
+        except (
+            JsonRpcException,
+            RuntimeError,
+        ):  # cancelled, strategy failed, model reloading: the first pass stays
+            return
+        finally:
+            server.cancels.done(uri, cancel)
+            self._widen_cancels.pop(key, None)
+        server.host.latency_ms["widen"] = round((time.perf_counter() - started) * 1000, 1)
+        if not self._current(uri, version, settings):
+            return
+        server.host.widened += 1
+        widened = dataclasses.replace(computed, result=result)
+        cached = self.cache.get(uri, {})
+        for entry, value in list(cached.items()):
+            if value is computed:
+                cached[entry] = widened
+
+    async def _suggest(self, text: str, call: dict, options: dict, cancel: threading.Event) -> Any:
+        """``suggestions.suggest`` on the model thread, its failures as the LSP errors the handlers report."""
+        from model_runtime.generation import Cancelled
+        from model_runtime.suggestions import suggest
+
+        settings = self.server.settings
+        try:
+            return await self.server.host.run(suggest, text, cancel=cancel, **call, **options)
         except Cancelled as exc:
             raise JsonRpcContentModified(
                 "EditSeq: cancelled (the document changed or the request was cancelled)"
             ) from exc
         except ValueError as exc:  # a strategy this model cannot run (no FIM tokens, no chat template)
             raise RequestFailed(f"EditSeq: {exc} (setting editseq.strategy: {settings.strategy})") from exc
-        finally:
-            server.cancels.done(uri, cancel)
-        elapsed = round((time.perf_counter() - started) * 1000, 1)
-        computed = Computed(version=version, line=line, buffer=text, result=result, elapsed_ms=elapsed)
-        server.host.latency_ms["suggest"] = elapsed
-        state = server.docs.get(uri)
-        if state is not None and state.version == version and server.settings is settings:
-            cached = self.cache.setdefault(uri, {})
-            cached[("line", line)] = cached[("focus", focus)] = computed
-        return computed
+
+    def _current(self, uri: str, version: int, settings: Any) -> bool:
+        """Whether ``uri`` is still at ``version`` and the settings are still ``settings`` (a result may be kept)."""
+        state = self.server.docs.get(uri)
+        return state is not None and state.version == version and self.server.settings is settings
+
+    def stop_widening(self) -> None:
+        """Stop every second pass in flight: a request waits for the model."""
+        for event in self._widen_cancels.values():
+            event.set()
 
     def workspace_symbols(self, uri: str) -> dict:
         """The import quick fix's view of the workspace: its symbol index (read lazily, kept fresh by

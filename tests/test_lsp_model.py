@@ -285,6 +285,30 @@ async def test_a_settings_change_takes_effect(client, uri):
     await expected_action(client, uri)
 
 
+async def test_greedy_first_answers_with_the_greedy_candidate_and_the_samples_join_it_after(client, uri):
+    """k = 3 at temperature 5: the request is answered by the greedy pass alone (the known edit, first); the two
+    sampled candidates come in a second pass that adds to the same list, the shown suggestion staying first. With
+    greedyFirst off, all three are sampled at that temperature, and none of them is an edit that validates."""
+    await configure(client, k=3, temperature=5.0, prefetch=False)
+    try:
+        widened = (await execute(client, "editseq.status"))["widened"]
+        await ready_with(client, uri, DOC_BUFFER)
+        action = await expected_action(client, uri)
+        assert action.data["index"] == 0
+
+        async def second_pass_done():
+            return (await execute(client, "editseq.status"))["widened"] > widened
+
+        await eventually(second_pass_done, what="the sampled candidates")
+        actions = [a for a in await actions_at(client, uri) if a.data]
+        assert actions[0].title == DOC_TITLE and actions[0].data["index"] == 0
+        await configure(client, greedyFirst=False)  # all k sampled in one batch, as before
+        assert [a for a in await actions_at(client, uri) if a.data] == []
+        assert (await execute(client, "editseq.status"))["widened"] == widened + 1  # no second pass then
+    finally:
+        await configure(client, **SETTINGS, prefetch=True, greedyFirst=True)
+
+
 async def test_the_strategy_setting_reaches_the_model_and_one_it_cannot_run_is_explained(client, uri):
     await ready_with(client, uri, DOC_BUFFER)
     await configure(client, strategy="fim")  # the tiny model has no fill-in-the-middle tokens

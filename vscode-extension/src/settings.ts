@@ -10,6 +10,7 @@ export const SERVER_KEYS = [
   "strategy",
   "k",
   "temperature",
+  "greedyFirst",
   "topP",
   "maxNewTokens",
   "prefetch",
