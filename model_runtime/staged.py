@@ -1,7 +1,7 @@
 """Greedy first, samples after: the first suggestion comes from one greedy candidate, the others follow it.
 
-A request for k candidates decodes them as one batch of k (``generation``), which costs about k times the work of
-one and cannot use speculative decoding (a batch of k samples has no single path to draft along). The editor shows
+A request for k candidates decodes them as one batch of k (``generation``), which takes longer than one (twice as
+long for three, below) and cannot use speculative decoding (a batch of k samples has no single path to draft along). The editor shows
 the first suggestion as ghost text the moment it has one, so the server asks in two passes: first one greedy
 candidate (k = 1, temperature 0: it decodes speculatively from the document's prompt cache), which is answered at
 once, with or without a suggestion; then k - 1 sampled candidates on the same prompt, already cached, which join
