@@ -203,9 +203,8 @@ class SuggestionCache:
             cached = self.cache.setdefault(uri, {})
             cached[("line", line)] = cached[("focus", focus)] = computed
             if later is not None:
-                stop = self._widen_cancels[key] = server.cancels.new(
-                    uri
-                )  # set before a next request can come
+                # Registered now, before a next request can come and need to stop it.
+                stop = self._widen_cancels[key] = server.cancels.new(uri)
                 server.spawn(self._widen(key, computed, call, later, settings, stop))
         return computed
 
@@ -220,18 +219,15 @@ class SuggestionCache:
     ) -> None:
         """The second pass: the sampled candidates join ``computed``'s suggestions in the cache, unless the document
         changed or another request needed the model first (``suggestions_for`` stops this pass then)."""
+        from model_runtime.staged import merged
+
         server = self.server
         uri, version, _focus_key = key
         started = time.perf_counter()
-        from model_runtime.staged import merged
-
         try:
             result = merged(computed.result, await self._suggest(computed.buffer, call, later, cancel))
-        except (
-            JsonRpcException,
-            RuntimeError,
-        ):  # cancelled, strategy failed, model reloading: the first pass stays
-            return
+        except (JsonRpcException, RuntimeError):
+            return  # cancelled, the strategy failed, or the model is reloading: the first pass's result stays
         finally:
             server.cancels.done(uri, cancel)
             self._widen_cancels.pop(key, None)
