@@ -72,16 +72,6 @@ def edit_points(lines: list[str], count: int) -> list[int]:
     return [candidates[int(j * step)] for j in range(count)]
 
 
-def passes(mode: str, k: int, temperature: float) -> list[dict]:
-    """The calls (their k and temperature) that one request makes in ``mode``."""
-    from model_runtime.staged import FIRST_PASS, later_pass
-
-    if mode == "batch":
-        return [{"k": k, "temperature": temperature}]
-    later = later_pass(k, temperature)
-    return [FIRST_PASS] if later is None else [FIRST_PASS, later]
-
-
 def measure(
     loaded, lines: list[str], point: int, strategy: str, calls: list[dict], warm: bool
 ) -> tuple[list[float], list[bool], dict]:
@@ -146,6 +136,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from model_runtime.loading import load_model
+    from model_runtime.staged import passes
     from model_runtime.threads import limit_torch_threads
 
     threads = limit_torch_threads(args.threads)
@@ -167,7 +158,7 @@ def main() -> None:
     rows, raw = [], []
     for strategy in args.strategies.split(","):
         for mode in args.modes.split(","):
-            calls = passes(mode, args.k, args.temperature)
+            calls = passes(args.k, args.temperature, greedy_first=mode == "greedy-first")
             for warm in (True, False):
                 firsts, alls, answered, in_the_end, candidates = [], [], 0, 0, 0
                 for point in points:

@@ -171,7 +171,7 @@ class SuggestionCache:
     ) -> Computed:
         """The first pass of a request (``model_runtime.staged``): one greedy candidate, answered at once, the
         sampled others following in ``_widen``; with ``greedyFirst`` off, all ``k`` candidates in one batch."""
-        from model_runtime.staged import FIRST_PASS, later_pass
+        from model_runtime.staged import passes
 
         server = self.server
         uri, version, focus = key
@@ -189,8 +189,8 @@ class SuggestionCache:
             cache_key=uri,  # the document's prompt cache: the next request prefills only what changed
             **self.workspace_symbols(uri),
         )
-        asked = {"k": settings.k, "temperature": settings.temperature}
-        first, later = (FIRST_PASS, later_pass(**asked)) if settings.greedy_first else (asked, None)
+        first, *rest = passes(settings.k, settings.temperature, settings.greedy_first)
+        later = rest[0] if rest else None
         started = time.perf_counter()
         try:
             result = await self._suggest(text, call, first, cancel)

@@ -23,6 +23,15 @@ from model_runtime.suggestions import SuggestResult
 FIRST_PASS = {"k": 1, "temperature": 0.0}
 
 
+def passes(k: int, temperature: float, greedy_first: bool = True) -> list[dict]:
+    """The calls one request for ``k`` candidates at ``temperature`` makes: the greedy pass, then the sampled one
+    (when there is one), or with ``greedy_first`` off all ``k`` in one call."""
+    if not greedy_first:
+        return [{"k": k, "temperature": temperature}]
+    later = later_pass(k, temperature)
+    return [FIRST_PASS] if later is None else [FIRST_PASS, later]
+
+
 def later_pass(k: int, temperature: float) -> dict | None:
     """The options of the second pass (the other ``k - 1`` candidates, sampled), or None when k = 1 or the request
     is greedy (``temperature`` 0 gives the same candidate again)."""

@@ -4,7 +4,7 @@ suggestions join the first's, on real validated suggestions."""
 from __future__ import annotations
 
 from model_runtime.edits import diff_states
-from model_runtime.staged import FIRST_PASS, later_pass, merged
+from model_runtime.staged import FIRST_PASS, later_pass, merged, passes
 from model_runtime.suggestions import validate
 
 BUFFER = "def total(values):\n    result = 0\n    return result\n"
@@ -24,6 +24,12 @@ def test_the_first_pass_is_one_greedy_candidate_and_the_second_the_rest_sampled(
     assert later_pass(3, 0.8) == {"k": 2, "temperature": 0.8}
     assert later_pass(1, 0.8) is None  # nothing more was asked for
     assert later_pass(3, 0.0) is None  # greedy again would give the same candidate
+
+
+def test_a_request_makes_the_greedy_call_then_the_sampled_one_or_one_batch_without_greedy_first():
+    assert passes(3, 0.8) == [FIRST_PASS, {"k": 2, "temperature": 0.8}]
+    assert passes(1, 0.8) == [FIRST_PASS]
+    assert passes(3, 0.8, greedy_first=False) == [{"k": 3, "temperature": 0.8}]
 
 
 def test_the_first_suggestion_stays_first_and_new_programs_follow_best_first():
