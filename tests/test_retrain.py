@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,10 +16,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from tests.support.sample_repo import FILES, make_repo
+from tests.support.sample_repo import FILES, make_git_repo, make_repo
 from training.feedback import feedback_records
+from training.retrain.cli import outcome
 from training.retrain.data import held_out_files
 from training.retrain.flow import STAGES, retrain
+from training.retrain.history import verdict
 from training.retrain.options import RetrainOptions
 from training.retrain.report import render_report
 
@@ -174,12 +177,17 @@ def test_a_run_killed_after_training_resumes_from_its_checkpoint(repo, tiny_mode
 
 
 def test_training_stops_when_its_time_budget_is_spent(repo, tiny_model_dir, tmp_path):
+    lines: list[str] = []
     report = retrain(
         options_for(
             repo, tmp_path / "model", tiny_model_dir, budget_minutes=1e-6, epochs=50.0, eval_programs=1
         ),
-        log=lambda _: None,
+        log=lines.append,
     )
+    # Told before training how long the rest takes, and after the first step where the budget stops it.
+    estimate = next(i for i, line in enumerate(lines) if "estimate: training at most" in line)
+    assert estimate < lines.index("[4/6] train")
+    assert any("step 1 of" in line and "the time budget of" in line for line in lines)
     assert report["training"]["stopped_by_budget"]
     assert report["training"]["steps"] == 1 < report["training"]["total_steps"]
 
@@ -259,3 +267,72 @@ def test_a_model_directory_whose_base_is_gone_is_refused_with_a_reason(run, tmp_
         (moved / name).write_text(json.dumps(config))
     with pytest.raises(ModelLoadError, match="base model is not here"):
         load_model(str(moved), device="cpu")
+
+
+# --- the history yardstick -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def git_run(tiny_model_dir, tmp_path_factory):
+    """A retraining run on a git repository whose newest commit inserted one function: (options, report, log)."""
+    repo = make_git_repo(tmp_path_factory.mktemp("git-repo"))
+    lines: list[str] = []
+    options = options_for(repo, tmp_path_factory.mktemp("retrained-git") / "model", tiny_model_dir)
+    return options, retrain(options, log=lines.append), lines
+
+
+def test_the_newest_history_is_held_out_and_training_reads_the_tree_before_it(git_run):
+    options, report, lines = git_run
+    head = subprocess.run(
+        ["git", "-C", str(options.repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert report["history"] == {"head": head, "cut": f"{head}^", "cases": 1, "reason": ""}
+    assert any("held out: the newest 1 next edits" in line for line in lines)
+    # The inserted function is in the working tree, but no training or held-out program saw it.
+    programs = (options.out / "work" / "programs.jsonl").read_text()
+    assert "def halfway" in (options.repo / "numbers" / "stats.py").read_text()
+    assert "halfway" not in programs and "mean" in programs
+
+
+def test_both_models_are_scored_on_the_held_out_history_and_the_verdict_follows_line_f1(git_run):
+    options, report, _ = git_run
+    before, after, decided = report["before"]["history"], report["after"]["history"], report["verdict"]
+    assert before["cases"] == after["cases"] == 1
+    assert decided["yardstick"] == "history" and decided["cases"] == 1
+    assert decided["adopt"] == (after["line_f1"] > before["line_f1"])
+    rows = [
+        json.loads(line) for line in (options.out / "work" / "next-edit-after-whole-history.jsonl").open()
+    ]
+    assert len(rows) == 1 and "def halfway(values):" in rows[0]["truth"]
+    markdown = (options.out / "report.md").read_text()
+    assert "Held-out next edits from the git history" in markdown
+    assert ("use the new model" if decided["adopt"] else "keep the starting model") in markdown
+
+
+def test_without_git_the_held_out_files_decide(run):
+    _, report, lines = run
+    assert report["history"]["reason"] == "not a git repository with commits"
+    assert report["verdict"]["yardstick"] == "held-out files"
+    assert report["verdict"]["cases"] == report["before"]["cases"]
+    assert any("no history yardstick" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "adopt"),
+    [([0.2, 0.0], [0.6, 0.0], True), ([0.2, 0.4], [0.2, 0.4], False), ([0.5, 0.5], [0.0, 0.5], False)],
+)
+def test_the_new_model_is_kept_only_when_its_line_f1_is_above(before, after, adopt):
+    rows = lambda scores: [{"case": f"c{i}", "line_f1": s} for i, s in enumerate(scores)]  # noqa: E731
+    decided = verdict(rows(before), rows(after), "history")
+    assert decided.adopt is adopt
+    assert decided.difference.problems == 2
+
+
+def test_the_command_names_the_model_only_when_it_is_kept(git_run):
+    _, report, _ = git_run
+    for adopt in (True, False):
+        told = outcome(report | {"verdict": report["verdict"] | {"adopt": adopt}}, "default")
+        if adopt:
+            assert told == f"model: {report['model_dir']}"
+        else:
+            assert told.startswith("kept: the starting model (default)") and "model: " not in told

@@ -95,6 +95,18 @@ def _any_process(accelerator, flag: bool, device) -> bool:
     return float(accelerator.reduce(torch.tensor(float(flag), device=device), reduction="sum")) > 0
 
 
+def time_estimate(step_s: float, step: int, steps: int, seconds: float, config: TrainConfig) -> str:
+    """What the first step of a run says about its end: the rest at that step's pace, and where the budget stops it."""
+    rest = (steps - step) * step_s
+    text = f"step {step} of {steps} took {step_s:.0f} s: the rest would take about {rest / 60:.0f} min"
+    if config.max_seconds > 0 and seconds + rest > config.max_seconds:
+        reached = step + int(max(config.max_seconds - seconds, 0) / max(step_s, 1e-9))
+        text += (
+            f"; the time budget of {config.max_seconds / 60:g} min stops it near step {min(reached, steps)}"
+        )
+    return text
+
+
 def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, log=print) -> Path:
     """Run (or resume) training; returns the directory of the final weights (``out/final``)."""
     import torch
@@ -198,7 +210,9 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
     world, rank = accelerator.num_processes, accelerator.process_index
     bar = tqdm(total=steps, initial=state["step"], disable=not (progress and accelerator.is_main_process))
     started = time.time() - state["seconds"]
+    seconds_before = state["seconds"]
     main = accelerator.is_main_process
+    first_step = state["step"]
     with open(metrics_path, "a", encoding="utf-8") if main else contextlib.nullcontext() as metrics:
         while state["step"] < steps:
             lr = set_lr(state["step"])
@@ -243,6 +257,12 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True, l
             if valid_rows and (state["step"] % config.eval_every == 0 or state["step"] == steps):
                 row["valid_loss"] = evaluate(
                     model, valid_rows, pad_id, config.rows, device, accelerator.autocast
+                )
+            if main and state["step"] == first_step + 1:
+                log(
+                    time_estimate(
+                        state["seconds"] - seconds_before, state["step"], steps, state["seconds"], config
+                    )
                 )
             if accelerator.is_main_process:
                 if state["step"] % config.log_every == 0 or "valid_loss" in row:

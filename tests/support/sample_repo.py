@@ -120,3 +120,36 @@ def make_repo(root: Path, files: dict[str, str] = FILES) -> Path:
         path.write_text(text.lstrip("\n"))
     (root / ".gitignore").write_text("build/\n")
     return root
+
+
+# A later commit of the git sample: one pure insertion (a new function) into a file that exists.
+LATER_FUNCTION = '''
+
+def halfway(values):
+    """Return the value halfway between the smallest and the largest."""
+    low = min(values)
+    high = max(values)
+    return (low + high) / 2
+'''
+
+
+def make_git_repo(root: Path) -> Path:
+    """``make_repo`` as a git repository of two commits: every file, then ``LATER_FUNCTION`` appended to
+    ``numbers/stats.py`` (the one next edit its history holds)."""
+    import subprocess
+
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-C", str(root), "-c", "user.name=EditSeq", "-c", "user.email=t@example.com", *args],
+            check=True,
+            capture_output=True,
+        )
+
+    make_repo(root)
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-q", "-m", "first")
+    stats = root / "numbers" / "stats.py"
+    stats.write_text(stats.read_text() + LATER_FUNCTION)
+    git("commit", "-q", "-am", "halfway")
+    return root

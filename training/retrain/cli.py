@@ -21,8 +21,17 @@ def retrain_command(
     out: Path = typer.Option(
         None, "--out", "-o", help="Model directory to write (default: under ~/.cache/editseq/retrained/)."
     ),
-    budget_minutes: float = typer.Option(10.0, min=0.1, help="Wall-clock cap on training (minutes)."),
+    budget_minutes: float = typer.Option(
+        10.0, "--budget-minutes", "--max-minutes", min=0.1, help="Wall-clock cap on training (minutes)."
+    ),
     held_out: float = typer.Option(0.15, min=0.0, max=0.9, help="Share of files held out for evaluation."),
+    history_cases: int = typer.Option(
+        24,
+        min=0,
+        help="The newest next edits of the repository's git history, held out: training reads the tree from "
+        "before them, and the new model is kept only if it predicts them better than the starting model (0: "
+        "decide on the held-out files instead).",
+    ),
     samples: int = typer.Option(3, "-s", "--samples", min=1, help="LintSeq sequences per program."),
     suggestions_log: Path = typer.Option(
         None, help="The language server's suggestions log: accepted edits in this repository become data."
@@ -52,7 +61,8 @@ def retrain_command(
     if fresh:
         shutil.rmtree(out / "work", ignore_errors=True)
     options = RetrainOptions(
-        repo=repo, out=out, base=base, budget_minutes=budget_minutes, held_out=held_out, samples=samples,
+        repo=repo, out=out, base=base, budget_minutes=budget_minutes, held_out=held_out,
+        history_cases=history_cases, samples=samples,
         seed=seed, workers=workers, backend=backend, address=address, suggestions_log=suggestions_log, lr=lr,
         epochs=epochs, eval_programs=eval_programs, k=k, strategy=strategy, device=device, threads=threads,
     )  # fmt: skip
@@ -63,7 +73,20 @@ def retrain_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo((out / "report.md").read_text())
-    typer.echo(f"model: {report['model_dir']}")
+    typer.echo(outcome(report, base))
+
+
+def outcome(report: dict, base: str) -> str:
+    """The run's last line: ``model: DIR`` when the new model beat the starting one (the editor offers to switch
+    to DIR), else ``kept: ...`` with the figures."""
+    decided = report["verdict"]
+    if decided["adopt"]:
+        return f"model: {report['model_dir']}"
+    return (
+        f"kept: the starting model ({base}); the new one did not beat it on the {decided['yardstick']} (line F1 "
+        f"{decided['after_line_f1']:.3f} against {decided['before_line_f1']:.3f}, {decided['cases']} cases). It "
+        f"stays in {report['model_dir']} for a look."
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from pathlib import Path
 from training import corpus
 from training.jsonl import write_jsonl
 from training.retrain.data import collect_to, make_records
+from training.retrain.history import HistoryPlan, history_cases, plan_history, snapshot, verdict
 from training.retrain.models import install_model, resolve_start, score, warm_start_dir
 from training.retrain.options import RetrainOptions
 from training.retrain.report import render_report
@@ -36,6 +38,16 @@ class _Stages:
         if self._name is not None:
             self.seconds[self._name] = round(time.perf_counter() - self._started, 1)
             self._name = None
+
+
+def estimate(options: RetrainOptions, before_seconds: float) -> str:
+    """The time the rest of the run should take: training stops within its budget, and scoring the new model
+    costs about what scoring the starting one did."""
+    rest = 60.0 * options.budget_minutes + before_seconds
+    return (
+        f"  estimate: training at most {options.budget_minutes:g} min (--budget-minutes), then scoring the new "
+        f"model about {before_seconds / 60:.1f} min: done in about {rest / 60:.0f} min"
+    )
 
 
 def _cached(path: Path, compute: Callable[[], dict]) -> dict:
@@ -72,8 +84,19 @@ def retrain(options: RetrainOptions, *, log: Callable[[str], None] = print) -> d
     start = resolve_start(options.base)
 
     stages.begin("collect")
+    plan = HistoryPlan(
+        **_cached(work / "history.json", lambda: plan_history(options.repo, options.history_cases).to_json())
+    )
+    history = history_cases(options.repo, plan.head, options.history_cases) if plan.cut else []
+    if plan.cut:
+        log(f"  held out: the newest {len(history)} next edits of the git history; training reads the tree at "
+            f"{plan.cut[:12]}^ (before the oldest of them)")  # fmt: skip
+        source = dataclasses.replace(options, repo=snapshot(options.repo, plan.cut, work / "snapshot"))
+    else:
+        log(f"  no history yardstick ({plan.reason}): the held-out files decide")
+        source = options
     programs_path = work / "programs.jsonl"
-    info = _cached(work / "collect.json", lambda: collect_to(programs_path, options))
+    info = _cached(work / "collect.json", lambda: collect_to(programs_path, source))
     programs = corpus.read_programs(programs_path)
     train_programs = [p for p in programs if p.split == "train"]
     valid_programs = [p for p in programs if p.split == "valid"]
@@ -115,8 +138,10 @@ def retrain(options: RetrainOptions, *, log: Callable[[str], None] = print) -> d
             options,
             work / f"next-edit-before-{options.strategy}.jsonl",
             log,
+            history,
         ),
     )
+    log(estimate(options, before_seconds=before["seconds"]))
 
     stages.begin("train")
     config = TrainConfig(
@@ -147,8 +172,10 @@ def retrain(options: RetrainOptions, *, log: Callable[[str], None] = print) -> d
             options,
             work / f"next-edit-after-{options.strategy}.jsonl",
             log,
+            history,
         ),
     )
+    decided = verdict(before["per_case"], after["per_case"], "history" if history else "held-out files")
 
     stages.begin("report")
     stages.end()
@@ -181,8 +208,10 @@ def retrain(options: RetrainOptions, *, log: Callable[[str], None] = print) -> d
             "stopped_by_budget": trained["step"] < trained.get("total_steps", trained["step"]),
             "budget_minutes": options.budget_minutes,
         },
+        "history": plan.to_json(),
         "before": before,
         "after": after,
+        "verdict": decided.to_json(),
         "stage_seconds": stages.seconds,
         "seconds": round(time.perf_counter() - started, 1),
     }

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from training.evaluation.git_history import GitCase
+from training.retrain.history import VARIANT
 from training.retrain.options import RetrainOptions
 from training.retrain.report import summary_row
 
@@ -77,10 +80,20 @@ def warm_start_dir(adapter: Path, work: Path) -> Path:
 
 
 def score(
-    start_base: str, adapter: Path | None, cases, valid_records, options: RetrainOptions, results: Path, log
+    start_base: str,
+    adapter: Path | None,
+    cases,
+    valid_records,
+    options: RetrainOptions,
+    results: Path,
+    log,
+    history: Sequence[GitCase] = (),
 ) -> dict:
-    """Next-edit benchmark rows (resumed from ``results``) and validation loss of one model on the held-out data."""
+    """One model on the held-out data: the next-edit benchmark on the held-out files' cases and, when given, on
+    the held-out ``history`` cases (rows resumed from ``results`` and its ``-history`` twin), and the validation
+    loss. The per-case line F1 of the yardstick (history, else the files' cases) is kept for the verdict."""
     import contextlib
+    import time
 
     from model_runtime.loading import clear_cache, load_model
     from model_runtime.suggestions import suggest
@@ -88,6 +101,7 @@ def score(
     from training.evaluation.next_edit import run_next_edit, summarise_rows
     from training.finetune import evaluate
 
+    started = time.perf_counter()
     loaded = load_model(start_base, device=options.device, adapter=str(adapter) if adapter else None)
     config = {"model": loaded.source, "adapter": loaded.adapter, "k": options.k, "seed": options.seed,
               "max_new_tokens": options.max_new_tokens, "strategy": options.strategy}  # fmt: skip
@@ -108,6 +122,9 @@ def score(
         log=lambda m: log(f"  {m}"),
     )
     summary = summarise_rows(rows).get(options.strategy, {})
+    history_rows = score_history(
+        loaded, options, history, results.with_name(results.stem + "-history.jsonl"), log
+    )
     loss = None
     examples, _ = tokenize_records(valid_records, loaded.tokenizer, loaded.prompt_format, options.max_length)
     packed = pack(examples, options.max_length)[: options.eval_rows]
@@ -118,7 +135,48 @@ def score(
             loss = evaluate(loaded.model, packed, pad, options.rows, loaded.device, contextlib.nullcontext)
             loaded.model.eval()  # evaluate() leaves the model in training mode for the loop that called it
     clear_cache()
-    return summary_row(summary, loss)
+    yardstick = history_rows or rows
+    return summary_row(summary, loss) | {
+        "history": history_summary(history_rows),
+        "per_case": [{"case": r["case"], "line_f1": r["line_f1"]} for r in yardstick],
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def score_history(loaded, options: RetrainOptions, cases: Sequence[GitCase], out: Path, log) -> list[dict]:
+    """The top greedy suggestion for each held-out history case (the editor's first answer), scored and resumed."""
+    from model_runtime.suggestions import suggest
+    from training.evaluation.git_next_edit import run_git_next_edit
+    from training.evaluation.git_symbols import case_symbols
+
+    if not cases:
+        return []
+
+    def suggest_case(case, variant):
+        buffer, cursor, recent = case.view(variant)
+        return suggest(
+            loaded, buffer, line=cursor, history=recent[-3:], k=1, temperature=0.0,
+            max_new_tokens=options.max_new_tokens, **case_symbols(options.repo, case, variant),
+        )  # fmt: skip
+
+    config = {"model": loaded.source, "adapter": loaded.adapter, "k": 1, "temperature": 0.0,
+              "max_new_tokens": options.max_new_tokens, "variant": VARIANT}  # fmt: skip
+    log(f"  {len(cases)} held-out next edits from the git history")
+    return run_git_next_edit(
+        cases, [VARIANT], suggest_case, config=config, out=out, log=lambda m: log(f"  history {m}")
+    )
+
+
+def history_summary(rows: Sequence[dict]) -> dict | None:
+    """Cases, top-1 exact and mean line F1 of the history rows (None without history)."""
+    if not rows:
+        return None
+    return {
+        "cases": len(rows),
+        "exact": sum(r["exact"] for r in rows) / len(rows),
+        "line_f1": sum(r["line_f1"] for r in rows) / len(rows),
+        "offered": sum(r["offered"] for r in rows) / len(rows),
+    }
 
 
 def install_model(final: Path, out: Path, config, options: RetrainOptions) -> None:

@@ -16,6 +16,7 @@ class RetrainOptions:
     base: str = "default"  # "default", a retrained model directory (an adapter), or a causal LM directory
     budget_minutes: float = 10.0  # training only; collection, data and evaluation come on top
     held_out: float = 0.15  # share of files held out (at least one)
+    history_cases: int = 24  # newest next edits of the git history held out as the yardstick (0: none)
     samples: int = 3  # LintSeq sequences per program
     seed: int = 0
     workers: int = 1

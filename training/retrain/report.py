@@ -56,14 +56,52 @@ def render_report(report: dict) -> str:
             f"| {name} | {row['cases']} | {pct(row['exact'])} | {num(row['line_f1'])} | {pct(row['hit_at_k'])} | "
             f"{pct(row['validity'])} | {num(row['valid_loss'])} |"
         )
+    lines += history_lines(report)
     lines += [
         "",
         "## Use it",
         "",
-        "Set the editor's `editseq.modelPath` to this directory (the server reloads without a restart), or run "
+        (
+            ""
+            if report.get("verdict", {}).get("adopt", True)
+            else "Not recommended (above); to try it anyway: "
+        )
+        + "Set the editor's `editseq.modelPath` to this directory (the server reloads without a restart), or run "
         f"`editseq suggest --model {report['model_dir']} FILE`.",
         "",
         f"Wall time: {report['seconds']:.0f} s ({', '.join(f'{k} {v:.0f} s' for k, v in report['stage_seconds'].items())}).",
         "",
     ]
     return "\n".join(lines)
+
+
+def history_lines(report: dict) -> list[str]:
+    """The yardstick section: held-out next edits from the git history before and after, and the verdict."""
+    plan, decided = report.get("history") or {}, report.get("verdict")
+    if not decided:
+        return []
+    lines = ["", "## Held-out next edits from the git history", ""]
+    if plan.get("cut"):
+        before, after = report["before"]["history"], report["after"]["history"]
+        lines += [
+            f"The newest {plan['cases']} insertions of the history (training read the tree at `{plan['cut']}`, "
+            "from before all of them); the top greedy suggestion, as the editor first shows it.",
+            "",
+            "| model | cases | offered | top-1 exact | line F1 |",
+            "|---|---|---|---|---|",
+        ]
+        for name, row in (("before", before), ("after", after)):
+            lines.append(
+                f"| {name} | {row['cases']} | {100 * row['offered']:.1f}% | {100 * row['exact']:.1f}% | "
+                f"{row['line_f1']:.3f} |"
+            )
+    else:
+        lines.append(f"None ({plan.get('reason', 'not run')}): the held-out files' cases decide.")
+    verdict = "**use the new model**" if decided["adopt"] else "**keep the starting model**"
+    lines += [
+        "",
+        f"Verdict on the {decided['yardstick']}: {verdict}. Mean line F1 after - before = "
+        f"{decided['difference']:+.3f} (95 % interval {decided['low']:+.3f} to {decided['high']:+.3f}, "
+        f"{decided['cases']} cases, paired bootstrap); the new model is kept only when it is above.",
+    ]
+    return lines

@@ -5,7 +5,15 @@ import { spawn } from "node:child_process";
 
 import * as vscode from "vscode";
 
-import { LineSplitter, parseError, parseModelDir, parseStage, retrainArgs, stageIncrement } from "./retrainProgress";
+import {
+  LineSplitter,
+  parseError,
+  parseKept,
+  parseModelDir,
+  parseStage,
+  retrainArgs,
+  stageIncrement,
+} from "./retrainProgress";
 import { SECTION } from "./settings";
 
 /** The configured model (what the server loads); VS Code leaves out a workspace's value when it is untrusted. */
@@ -36,13 +44,19 @@ export class Retrainer implements vscode.Disposable {
       void vscode.window.showErrorMessage("EditSeq: the language server has not found its Python yet.");
       return;
     }
-    const modelDir = await vscode.window.withProgress(
+    const finished = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: "EditSeq: retraining", cancellable: true },
       (progress, token) => {
         const args = retrainArgs(folder.uri.fsPath, { base: modelPath() });
         return this.spawnRun(python, folder.uri.fsPath, args, progress, token);
       },
     );
+    if (finished?.kept) {
+      // The new model did not predict this repository's held-out next edits better: the server keeps its model.
+      void vscode.window.showInformationMessage(`EditSeq: retrained on ${folder.name}; ${finished.kept}`);
+      return;
+    }
+    const modelDir = finished?.modelDir;
     if (!modelDir) {
       return;
     }
@@ -67,7 +81,7 @@ export class Retrainer implements vscode.Disposable {
     args: string[],
     progress: vscode.Progress<{ message?: string; increment?: number }>,
     token: vscode.CancellationToken,
-  ): Promise<string | undefined> {
+  ): Promise<{ modelDir?: string; kept?: string } | undefined> {
     return new Promise((resolve) => {
       this.output.appendLine(`Retraining: ${python} ${args.join(" ")}`);
       const child = spawn(python, args, {
@@ -81,6 +95,7 @@ export class Retrainer implements vscode.Disposable {
         child.kill("SIGTERM");
       });
       let modelDir: string | undefined;
+      let kept: string | undefined;
       let error: string | undefined;
       const onLine = (line: string) => {
         this.output.appendLine(`retrain: ${line}`);
@@ -89,6 +104,7 @@ export class Retrainer implements vscode.Disposable {
           progress.report({ message: `${stage.index}/${stage.total} ${stage.name}`, increment: stageIncrement(stage) });
         }
         modelDir = parseModelDir(line) ?? modelDir;
+        kept = parseKept(line) ?? kept;
         error = parseError(line) ?? error;
       };
       const stdout = new LineSplitter();
@@ -101,8 +117,8 @@ export class Retrainer implements vscode.Disposable {
         this.running = undefined;
         if (token.isCancellationRequested) {
           resolve(undefined);
-        } else if (code === 0 && modelDir) {
-          resolve(modelDir);
+        } else if (code === 0 && (modelDir || kept)) {
+          resolve({ modelDir, kept });
         } else {
           const reason = spawnError?.message ?? error ?? `exit code ${code}; see the EditSeq log`;
           void vscode.window.showErrorMessage(`EditSeq: retraining failed: ${reason}`);

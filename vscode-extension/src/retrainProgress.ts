@@ -43,6 +43,15 @@ export function parseModelDir(line: string): string | undefined {
   return match ? match[1] : undefined;
 }
 
+/**
+ * The finished run's last line when the new model did not beat the one in use on the repository's held-out next
+ * edits (`kept: ...`, the figures said), or undefined: the editor then keeps its model and offers no switch.
+ */
+export function parseKept(line: string): string | undefined {
+  const match = /^kept: (.+)$/.exec(line.trimEnd());
+  return match ? match[1] : undefined;
+}
+
 /** The run's error (`error: ...` on stderr), or undefined. */
 export function parseError(line: string): string | undefined {
   const match = /^error: (.+)$/.exec(line.trimEnd());

@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { LineSplitter, parseError, parseModelDir, parseStage, retrainArgs, stageIncrement } from "../retrainProgress";
+import {
+  LineSplitter,
+  parseError,
+  parseKept,
+  parseModelDir,
+  parseStage,
+  retrainArgs,
+  stageIncrement,
+} from "../retrainProgress";
 
 describe("retrainArgs", () => {
   it("runs editseq retrain on the folder through the interpreter", () => {
@@ -33,6 +41,13 @@ describe("retrain output", () => {
     assert.equal(parseModelDir("model: /home/u/.cache/editseq/retrained/repo-1a2b"), "/home/u/.cache/editseq/retrained/repo-1a2b");
     assert.equal(parseModelDir("  model loaded"), undefined);
     assert.equal(parseError("error: /r has Python code in a single file"), "/r has Python code in a single file");
+  });
+
+  it("tells a kept starting model from a new one", () => {
+    const kept = "kept: the starting model (default); the new one did not beat it on the history (line F1 0.100 against 0.200, 24 cases). It stays in /m for a look.";
+    assert.equal(parseKept(kept), kept.slice("kept: ".length));
+    assert.equal(parseModelDir(kept), undefined);
+    assert.equal(parseKept("model: /m"), undefined);
   });
 
   it("moves the bar an equal share per stage", () => {
