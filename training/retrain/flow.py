@@ -131,8 +131,7 @@ def retrain(options: RetrainOptions, *, log: Callable[[str], None] = print) -> d
     before = _cached(
         work / f"before-{options.strategy}.json",
         lambda: score(
-            start.base,
-            start.adapter,
+            options.base,
             cases,
             valid_records,
             options,
@@ -165,8 +164,7 @@ def retrain(options: RetrainOptions, *, log: Callable[[str], None] = print) -> d
     after = _cached(
         work / f"after-{options.strategy}.json",
         lambda: score(
-            start.base,
-            out,
+            str(out),
             cases,
             valid_records,
             options,

@@ -80,8 +80,7 @@ def warm_start_dir(adapter: Path, work: Path) -> Path:
 
 
 def score(
-    start_base: str,
-    adapter: Path | None,
+    spec: str,
     cases,
     valid_records,
     options: RetrainOptions,
@@ -102,7 +101,9 @@ def score(
     from training.finetune import evaluate
 
     started = time.perf_counter()
-    loaded = load_model(start_base, device=options.device, adapter=str(adapter) if adapter else None)
+    # Loaded as the language server loads ``modelPath``, so that it runs the strategy the editor would: a registry
+    # entry its own (continue, for the Qwen models), a retrained directory (an adapter) the lintseq strategy.
+    loaded = load_model(spec, device=options.device)
     config = {"model": loaded.source, "adapter": loaded.adapter, "k": options.k, "seed": options.seed,
               "max_new_tokens": options.max_new_tokens, "strategy": options.strategy}  # fmt: skip
 
