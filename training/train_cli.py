@@ -256,6 +256,9 @@ def export_command(
 
 def register(app: typer.Typer) -> None:
     """Add ``data``, ``train``, ``pretrain`` and ``export`` to the ``editseq`` app."""
+    from training.distill_cli import distill_command
+
+    data_app.command("distill")(distill_command)
     app.add_typer(data_app, name="data")
     app.command("train")(train_command)
     app.command("pretrain")(pretrain_command)
