@@ -126,15 +126,7 @@ def test_distill_keeps_the_first_passing_answer_in_place_of_the_original():
                   answer("def clamp(value, low, high):\n    return max(low, min(high, value))")],
         "pair_sum": ["no code at all", answer("def pair_sum(pair):\n    return 0")],
     }  # fmt: skip
-    prompts = {problem_for(p).prompt: p.name for p in (CLAMP, PAIR_SUM)}
-    outcomes = list(
-        distill(
-            [CLAMP, PAIR_SUM],
-            lambda texts: [scripted[prompts[texts[0]]]],
-            lambda problem: problem.prompt,
-            limits=LIMITS,
-        )
-    )
+    outcomes = list(distill([CLAMP, PAIR_SUM], lambda program: scripted[program.name], limits=LIMITS))
     kept, lost = outcomes
     assert kept.program.program == "def clamp(value, low, high):\n    return max(low, min(high, value))"
     assert (kept.program.instruction, kept.program.split, kept.program.path) == (
@@ -199,3 +191,14 @@ def test_a_corrupt_corpus_or_a_model_without_chat_template_is_refused_with_a_rea
     result = run_distill(corpus, tmp_path / "out.jsonl", tiny_model_dir)
     assert result.exit_code == 2 and "no chat template" in result.output
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_originals_mode_checks_each_program_against_itself_without_a_model(tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    write_programs(corpus, [CLAMP, PAIR_SUM, HELD_OUT])
+    out = tmp_path / "originals.jsonl"
+    result = CliRunner().invoke(app, ["data", "distill", str(corpus), "-o", str(out), "--originals"])
+    assert result.exit_code == 0, result.output
+    assert "2 of 2 train programs distilled" in result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows == [CLAMP.to_json(), PAIR_SUM.to_json(), HELD_OUT.to_json()]

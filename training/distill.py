@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 
 from model_runtime import lint
 from training.corpus import Program
-from training.evaluation.humaneval import Problem, solution_program
+from training.evaluation.humaneval import FENCE, Problem, solution_program
 from training.evaluation.sandbox import Limits, run_program
 
 MIN_INPUTS = 3
@@ -191,6 +191,11 @@ def problem_for(program: Program) -> Problem:
     return Problem(task_id=key_of(program), prompt=prompt, entry_point=program.name, test="")
 
 
+def as_generation(program: Program) -> str:
+    """The program itself written as an answer (``--originals``: what the checks can verify of the corpus)."""
+    return program.program + "\n" + FENCE
+
+
 def candidate_source(program: Program, generated: str) -> str | None:
     """The candidate program of one generation (the code block's definitions), or None when it cannot be one:
     it does not parse, has a pyflakes error on its own, or does not define the function."""
@@ -231,13 +236,12 @@ def verify(program: Program, candidates: Sequence[str], limits: Limits) -> list[
     return [{"ok": False, "reason": f"check did not finish: {result.verdict.value}"}] * len(candidates)
 
 
-Sampler = Callable[[list[str]], list[list[str]]]  # prompt texts -> generations per prompt
+Generate = Callable[[Program], list[str]]  # a program -> the generations for its instruction
 
 
 def distill(
     programs: Iterable[Program],
-    sample: Sampler,
-    prompt_text: Callable[[Problem], str],
+    generate: Generate,
     *,
     limits: Limits = Limits(timeout_s=30.0),
     done: frozenset[str] = frozenset(),
@@ -247,7 +251,7 @@ def distill(
         key = key_of(program)
         if key in done:
             continue
-        generations = sample([prompt_text(problem_for(program))])[0]
+        generations = generate(program)
         sources = [candidate_source(program, text) for text in generations]
         checked = verify(program, [s for s in sources if s is not None], limits)
         verdicts = iter(checked)

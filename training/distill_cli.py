@@ -32,16 +32,18 @@ def distill_command(
     limit: int = typer.Option(None, min=1, help="Only the first N programs of the split."),
     quantize: str = typer.Option("int8", help="none or int8 (CPU)."),
     seed: int = typer.Option(0),
+    originals: bool = typer.Option(
+        False,
+        "--originals",
+        help="No model: check each original program against itself, to see how many functions the checks can "
+        "verify at all (the ceiling of what distillation can keep).",
+    ),
 ) -> None:
     """Let the model write each instruction's function; keep what behaves like the original (doctests and calls
     on sampled inputs, in the sandbox). Then `editseq data records OUT` makes LintSeq sequences of it."""
     from training.corpus import Program
-    from training.datasets import chat_prompt
     from training.distill import distill, key_of
-    from training.evaluation.common import load_for_eval
-    from training.evaluation.humaneval import FENCE, build_prompt
     from training.evaluation.results import append_record, read_records
-    from training.evaluation.sampling import sample_batch
     from training.jsonl import write_jsonl
 
     programs = _read_corpus(corpus_path, Program)
@@ -50,8 +52,8 @@ def distill_command(
         typer.echo(f"error: {corpus_path} has no function in the {split!r} split", err=True)
         raise typer.Exit(2)
     log_path = out.with_name(out.name + ".log.jsonl")
-    config = {"model": model, "n": n, "temperature": temperature, "top_p": top_p, "max_new_tokens": max_new_tokens,
-              "quantize": quantize, "seed": seed}  # fmt: skip
+    config = {"model": "originals" if originals else model, "n": n, "temperature": temperature, "top_p": top_p,
+              "max_new_tokens": max_new_tokens, "quantize": quantize, "seed": seed}  # fmt: skip
     earlier = read_records(log_path)
     if any(row.get("config") != config for row in earlier):
         typer.echo(
@@ -59,26 +61,16 @@ def distill_command(
         )
         raise typer.Exit(2)
     done = frozenset(row["key"] for row in earlier)
-    loaded = load_for_eval(model, None, "auto", "auto", False, quantize)
-    if not getattr(loaded.tokenizer, "chat_template", None):
-        typer.echo(f"error: {model} has no chat template; distillation asks an instruct model", err=True)
-        raise typer.Exit(2)
-
-    def chat(instruction: str, mode: str) -> str:
-        return chat_prompt(loaded.tokenizer, instruction, mode)
-
-    def sample(prompts: list[str]) -> list[list[str]]:
-        return sample_batch(
-            loaded, prompts, n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
-            stop=(FENCE,), batch_size=n, seed=seed * 100_003 + zlib.crc32(prompts[0].encode()) % 100_003,
-        )  # fmt: skip
-
+    if originals:
+        generate = as_generation_list
+    else:
+        generate = model_generate(model, quantize, n, temperature, top_p, max_new_tokens, seed)
     todo = sum(key_of(p) not in done for p in chosen)
     typer.echo(
         f"{len(chosen)} {split} programs, {len(chosen) - todo} done earlier, {todo} to go ({log_path})"
     )
     started = time.perf_counter()
-    outcomes = distill(chosen, sample, lambda problem: build_prompt(problem, "code", chat), done=done)
+    outcomes = distill(chosen, generate, done=done)
     for number, outcome in enumerate(outcomes, 1):
         append_record(log_path, outcome.to_json() | {"config": config})
         told = "kept" if outcome.program else "none"
@@ -93,6 +85,39 @@ def distill_command(
         f"{len(kept)} of {len(rows)} {split} programs distilled -> {out} (+ {len(others)} other rows copied)"
     )
     typer.echo("candidates not kept: " + json.dumps(dict(reasons.most_common())))
+
+
+def as_generation_list(program) -> list[str]:
+    from training.distill import as_generation
+
+    return [as_generation(program)]
+
+
+def model_generate(
+    model: str, quantize: str, n: int, temperature: float, top_p: float, max_new_tokens: int, seed: int
+):
+    """``n`` answers of ``model`` to a program's instruction, through HumanEval's instruct prompt (``--mode code``)."""
+    from training.datasets import chat_prompt
+    from training.distill import problem_for
+    from training.evaluation.common import load_for_eval
+    from training.evaluation.humaneval import FENCE, build_prompt
+    from training.evaluation.sampling import sample_batch
+
+    loaded = load_for_eval(model, None, "auto", "auto", False, quantize)
+    if not getattr(loaded.tokenizer, "chat_template", None):
+        typer.echo(f"error: {model} has no chat template; distillation asks an instruct model", err=True)
+        raise typer.Exit(2)
+
+    def generate(program) -> list[str]:
+        prompt = build_prompt(
+            problem_for(program), "code", lambda text, mode: chat_prompt(loaded.tokenizer, text, mode)
+        )
+        return sample_batch(
+            loaded, [prompt], n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
+            stop=(FENCE,), batch_size=n, seed=seed * 100_003 + zlib.crc32(prompt.encode()) % 100_003,
+        )[0]  # fmt: skip
+
+    return generate
 
 
 def _read_corpus(path: Path, program_type) -> list:
