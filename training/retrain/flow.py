@@ -50,9 +50,13 @@ def estimate(options: RetrainOptions, before_seconds: float) -> str:
     )
 
 
-def _cached(path: Path, compute: Callable[[], dict]) -> dict:
+def _cached(path: Path, compute: Callable[[], dict], needs: tuple[str, ...] = ()) -> dict:
+    """The stage's result kept at ``path``, else ``compute()``'s, kept there; a kept result without the keys
+    ``needs`` names (written by an older version) is computed again."""
     if path.is_file():
-        return json.loads(path.read_text())
+        kept = json.loads(path.read_text())
+        if all(key in kept for key in needs):
+            return kept
     value = compute()
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(value, indent=2))
@@ -87,7 +91,7 @@ def retrain(options: RetrainOptions, *, log: Callable[[str], None] = print) -> d
     plan = HistoryPlan(
         **_cached(work / "history.json", lambda: plan_history(options.repo, options.history_cases).to_json())
     )
-    history = history_cases(options.repo, plan.head, options.history_cases) if plan.cut else []
+    history = history_cases(options.repo, plan.head, plan.cases) if plan.cut else []  # as planned, if resumed
     if plan.cut:
         log(f"  held out: the newest {len(history)} next edits of the git history; training reads the tree at "
             f"{plan.cut[:12]}^ (before the oldest of them)")  # fmt: skip
@@ -139,6 +143,7 @@ def retrain(options: RetrainOptions, *, log: Callable[[str], None] = print) -> d
             log,
             history,
         ),
+        needs=("per_case", "seconds"),
     )
     log(estimate(options, before_seconds=before["seconds"]))
 
@@ -172,6 +177,7 @@ def retrain(options: RetrainOptions, *, log: Callable[[str], None] = print) -> d
             log,
             history,
         ),
+        needs=("per_case",),
     )
     decided = verdict(before["per_case"], after["per_case"], "history" if history else "held-out files")
 
