@@ -202,3 +202,11 @@ def test_originals_mode_checks_each_program_against_itself_without_a_model(tmp_p
     assert "2 of 2 train programs distilled" in result.output
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert rows == [CLAMP.to_json(), PAIR_SUM.to_json(), HELD_OUT.to_json()]
+
+
+def test_an_instruction_that_does_not_parse_has_no_doctest_to_run():
+    broken = Program(
+        instruction="def pair_sum(pair:", program=PAIR_SUM.program, source="t", licence="MIT", path="b.py",
+        name="pair_sum",
+    )  # fmt: skip
+    assert verify(broken, [PAIR_SUM.program], LIMITS)[0]["ok"]  # the calls still check it

@@ -207,11 +207,22 @@ def candidate_source(program: Program, generated: str) -> str | None:
     return source if program.name in defined else None
 
 
+def docstring_of(instruction: str) -> str:
+    """The docstring of an instruction (a signature and docstring); "" when it has none or does not parse."""
+    try:
+        node = ast.parse(instruction + "\n    pass").body[0]
+        return (
+            ast.get_docstring(node) or "" if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) else ""
+        )
+    except (SyntaxError, IndexError, ValueError):
+        return ""
+
+
 def verify(program: Program, candidates: Sequence[str], limits: Limits) -> list[dict]:
     """The sandbox's verdict on each candidate (``{"ok", "reason"}``), in order."""
     if not candidates:
         return []
-    doc = ast.get_docstring(ast.parse(program.instruction + "\n    pass").body[0]) or ""
+    doc = docstring_of(program.instruction)
     data = {
         "original": program.program,
         "candidates": list(candidates),
