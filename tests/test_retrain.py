@@ -308,6 +308,8 @@ def test_both_models_are_scored_on_the_held_out_history_and_the_verdict_follows_
     markdown = (options.out / "report.md").read_text()
     assert "Held-out next edits from the git history" in markdown
     assert ("use the new model" if decided["adopt"] else "keep the starting model") in markdown
+    assert ("Not recommended" in markdown) is not decided["adopt"]
+    assert ("Set the editor's" in markdown) is decided["adopt"]
 
 
 def test_without_git_the_held_out_files_decide(run):

@@ -62,11 +62,11 @@ def render_report(report: dict) -> str:
         "## Use it",
         "",
         (
-            ""
+            "Set"
             if report.get("verdict", {}).get("adopt", True)
-            else "Not recommended (above); to try it anyway: "
+            else "Not recommended (above); to try it anyway, set"
         )
-        + "Set the editor's `editseq.modelPath` to this directory (the server reloads without a restart), or run "
+        + " the editor's `editseq.modelPath` to this directory (the server reloads without a restart), or run "
         f"`editseq suggest --model {report['model_dir']} FILE`.",
         "",
         f"Wall time: {report['seconds']:.0f} s ({', '.join(f'{k} {v:.0f} s' for k, v in report['stage_seconds'].items())}).",
