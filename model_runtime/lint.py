@@ -174,8 +174,24 @@ _parsed_lock = threading.Lock()
 
 def check_tree(tree: ast.Module) -> list[LintError]:
     """Run pyflakes on an already parsed module; returns findings sorted by position."""
-    result = _Checker(tree, filename="<buffer>", withDoctest=False)
+    try:
+        result = _Checker(tree, filename="<buffer>", withDoctest=False)
+    except Exception as exc:  # noqa: BLE001 - pyflakes asserts on code that parses but cannot compile
+        return [_unchecked(tree, exc)]
     return sorted(_from_message(m) for m in result.messages)
+
+
+def _unchecked(tree: ast.Module, exc: Exception) -> LintError:
+    """The error for a tree pyflakes gave up on: Python parses a ``from __future__`` import inside a function or
+    class, but refuses to compile it (pyflakes asserts); placed at such an import when there is one, else line 1."""
+    misplaced = [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__" and node not in tree.body
+    ]
+    return LintError(
+        min(misplaced, default=1), 0, SYNTAX_ERROR, f"code pyflakes cannot check ({type(exc).__name__})"
+    )
 
 
 def _builtin_names() -> frozenset[str]:

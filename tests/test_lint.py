@@ -12,6 +12,7 @@ from pyflakes import checker as pyflakes_checker
 from pyflakes import messages as pyflakes_messages
 
 from model_runtime import lint
+from model_runtime.incremental_lint import IncrementalLint
 from tests.support import stdlib_programs
 
 
@@ -208,3 +209,16 @@ def test_parse_or_none_keeps_the_last_trees_and_says_none_for_a_syntax_error():
     for i in range(3):
         lint.parse_or_none(f"x = {i}\n")
     assert lint.parse_or_none(text) is not None  # parsed again after falling out, still right
+
+
+def test_code_pyflakes_cannot_check_is_an_error_not_a_crash():
+    # Python parses a __future__ import inside a function but will not compile it; pyflakes asserts on it. A model
+    # wrote one in a next-edit run (HumanEval harness commit of this repository's history).
+    text = "import os\n\n\ndef f():\n    from __future__ import annotations\n    return os.sep\n"
+    found = lint.errors(text)
+    assert [(e.line, e.kind) for e in found] == [(5, "SyntaxError")]
+    assert "cannot check" in found[0].message
+    assert lint.new_errors("import os\n", text)  # so a suggestion that adds one is never offered
+    incremental = IncrementalLint()
+    incremental.check("import os\n")
+    assert [(e.line, e.kind) for e in incremental.check(text)] == [(5, "SyntaxError")]
