@@ -169,7 +169,7 @@ def test_the_command_logs_every_program_copies_the_other_split_and_resumes(chat_
     assert first.exit_code == 0, first.output
     log = [json.loads(line) for line in (tmp_path / "distilled.jsonl.log.jsonl").read_text().splitlines()]
     assert [row["key"] for row in log] == ["test:numbers.py::clamp", "test:pairs.py::pair_sum"]
-    assert all(len(row["reasons"]) == 2 for row in log)
+    assert all(len(row["reasons"]) == len(row["generations"]) == 2 for row in log)
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert HELD_OUT.to_json() in rows  # the held-out split keeps its originals
     assert len(rows) == 1 + sum(row["kept"] for row in log)

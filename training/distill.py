@@ -157,12 +157,14 @@ class Outcome:
     key: str
     program: Program | None
     reasons: tuple[str, ...]  # one per candidate, in order
+    generations: tuple[str, ...] = ()  # what the model wrote, kept in the log to see why answers fail
 
     def to_json(self) -> dict:
         return {
             "key": self.key,
             "kept": self.program is not None,
             "reasons": list(self.reasons),
+            "generations": list(self.generations),
             **({"program": self.program.to_json()} if self.program else {}),
         }
 
@@ -275,4 +277,4 @@ def distill(
             reasons.append(verdict["reason"])
             if verdict["ok"] and kept is None:
                 kept = replace(program, program=source)
-        yield Outcome(key, kept, tuple(reasons))
+        yield Outcome(key, kept, tuple(reasons), tuple(generations))
