@@ -20,31 +20,31 @@ from training.evaluation.sandbox import Limits
 
 LIMITS = Limits(timeout_s=20.0)
 
-CLAMP = Program(
-    instruction='def clamp(value, low, high):\n    """Return value limited to the range [low, high].\n\n'
+
+def function(name: str, path: str, instruction: str, program: str, split: str = "train") -> Program:
+    """A corpus row of the test source for the function ``name`` in ``path``."""
+    return Program(instruction, program, source="test", licence="MIT", path=path, name=name, split=split)
+
+
+CLAMP = function(
+    "clamp",
+    "numbers.py",
+    'def clamp(value, low, high):\n    """Return value limited to the range [low, high].\n\n'
     '    >>> clamp(5, 0, 3)\n    3\n    >>> clamp(-1, 0, 3)\n    0\n    """',
-    program="def clamp(value, low, high):\n    return max(low, min(value, high))",
-    source="test",
-    licence="MIT",
-    path="numbers.py",
-    name="clamp",
+    "def clamp(value, low, high):\n    return max(low, min(value, high))",
 )
-PAIR_SUM = Program(
-    instruction='def pair_sum(pair):\n    """Return the sum of the two items of pair."""',
-    program="def pair_sum(pair):\n    first, second = pair\n    return first + second",
-    source="test",
-    licence="MIT",
-    path="pairs.py",
-    name="pair_sum",
+PAIR_SUM = function(
+    "pair_sum",
+    "pairs.py",
+    'def pair_sum(pair):\n    """Return the sum of the two items of pair."""',
+    "def pair_sum(pair):\n    first, second = pair\n    return first + second",
 )
-HELD_OUT = Program(
-    instruction='def double(x):\n    """Return twice x."""',
-    program="def double(x):\n    return x * 2",
-    source="test",
-    licence="MIT",
-    path="valid.py",
-    name="double",
-    split="valid",
+HELD_OUT = function(
+    "double",
+    "valid.py",
+    'def double(x):\n    """Return twice x."""',
+    "def double(x):\n    return x * 2",
+    "valid",
 )
 
 
@@ -85,13 +85,11 @@ def test_candidates_that_hang_print_or_close_stdout_get_a_verdict_each():
 
 
 def test_a_function_no_check_reaches_is_left_out():
-    opaque = Program(
-        instruction='def name_of(thing):\n    """Return the name of thing."""',
-        program="def name_of(thing):\n    return thing.__name__",
-        source="test",
-        licence="MIT",
-        path="names.py",
-        name="name_of",
+    opaque = function(
+        "name_of",
+        "names.py",
+        'def name_of(thing):\n    """Return the name of thing."""',
+        "def name_of(thing):\n    return thing.__name__",
     )
     assert verify(opaque, [opaque.program], LIMITS) == [{"ok": False, "reason": "unverifiable"}]
 
@@ -109,13 +107,11 @@ def test_a_generation_becomes_a_candidate_only_as_a_clean_definition_of_the_func
 
 
 def test_the_prompt_shows_the_imports_the_signature_and_the_docstring_not_the_body():
-    program = Program(
-        instruction='def join(parts):\n    """Join paths."""',
-        program="import os\n\n\ndef join(parts):\n    return os.path.join(*parts)",
-        source="t",
-        licence="MIT",
-        path="p.py",
-        name="join",
+    program = function(
+        "join",
+        "p.py",
+        'def join(parts):\n    """Join paths."""',
+        "import os\n\n\ndef join(parts):\n    return os.path.join(*parts)",
     )
     assert problem_for(program).prompt == 'import os\n\n\ndef join(parts):\n    """Join paths."""\n'
 
@@ -205,8 +201,5 @@ def test_originals_mode_checks_each_program_against_itself_without_a_model(tmp_p
 
 
 def test_an_instruction_that_does_not_parse_has_no_doctest_to_run():
-    broken = Program(
-        instruction="def pair_sum(pair:", program=PAIR_SUM.program, source="t", licence="MIT", path="b.py",
-        name="pair_sum",
-    )  # fmt: skip
+    broken = function("pair_sum", "b.py", "def pair_sum(pair:", PAIR_SUM.program)
     assert verify(broken, [PAIR_SUM.program], LIMITS)[0]["ok"]  # the calls still check it

@@ -193,9 +193,9 @@ def problem_for(program: Program) -> Problem:
     return Problem(task_id=key_of(program), prompt=prompt, entry_point=program.name, test="")
 
 
-def as_generation(program: Program) -> str:
-    """The program itself written as an answer (``--originals``: what the checks can verify of the corpus)."""
-    return program.program + "\n" + FENCE
+def as_generation(program: Program) -> list[str]:
+    """The program itself as the one answer (``--originals``: what the checks can verify of the corpus)."""
+    return [program.program + "\n" + FENCE]
 
 
 def candidate_source(program: Program, generated: str) -> str | None:

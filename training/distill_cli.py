@@ -42,7 +42,7 @@ def distill_command(
     """Let the model write each instruction's function; keep what behaves like the original (doctests and calls
     on sampled inputs, in the sandbox). Then `editseq data records OUT` makes LintSeq sequences of it."""
     from training.corpus import Program
-    from training.distill import distill, key_of
+    from training.distill import as_generation, distill, key_of
     from training.evaluation.results import append_record, read_records
     from training.jsonl import write_jsonl
 
@@ -62,7 +62,7 @@ def distill_command(
         raise typer.Exit(2)
     done = frozenset(row["key"] for row in earlier)
     if originals:
-        generate = as_generation_list
+        generate = as_generation
     else:
         generate = model_generate(model, quantize, n, temperature, top_p, max_new_tokens, seed)
     todo = sum(key_of(p) not in done for p in chosen)
@@ -85,12 +85,6 @@ def distill_command(
         f"{len(kept)} of {len(rows)} {split} programs distilled -> {out} (+ {len(others)} other rows copied)"
     )
     typer.echo("candidates not kept: " + json.dumps(dict(reasons.most_common())))
-
-
-def as_generation_list(program) -> list[str]:
-    from training.distill import as_generation
-
-    return [as_generation(program)]
 
 
 def model_generate(

@@ -91,7 +91,7 @@ def retrain(options: RetrainOptions, *, log: Callable[[str], None] = print) -> d
     plan = HistoryPlan(
         **_cached(work / "history.json", lambda: plan_history(options.repo, options.history_cases).to_json())
     )
-    history = history_cases(options.repo, plan.head, plan.cases) if plan.cut else []  # as planned, if resumed
+    history = history_cases(options.repo, plan.head, plan.cases) if plan.cut else ()  # as planned, if resumed
     if plan.cut:
         log(f"  held out: the newest {len(history)} next edits of the git history; training reads the tree at "
             f"{plan.cut[:12]}^ (before the oldest of them)")  # fmt: skip

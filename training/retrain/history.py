@@ -10,6 +10,7 @@ is not a git repository, or a history without such insertions, falls back to the
 
 from __future__ import annotations
 
+import functools
 import io
 import shutil
 import subprocess
@@ -20,9 +21,8 @@ from pathlib import Path
 from training.evaluation.compare import Difference, paired_difference
 from training.evaluation.git_history import GitCase, build_cases, run_git
 
-VARIANT = (
-    "replay"  # the buffer after the commit's other hunks, those hunks given as recent edits: as the editor
-)
+# The buffer after the commit's other hunks, those hunks given as recent edits: as the editor sees it.
+VARIANT = "replay"
 
 
 @dataclass(frozen=True)
@@ -54,13 +54,15 @@ def plan_history(repo: Path, limit: int) -> HistoryPlan:
     return HistoryPlan(head, f"{cases[-1].commit}^", len(cases))  # cases come newest first
 
 
-def history_cases(repo: Path, head: str, limit: int) -> list[GitCase]:
-    """The newest ``limit`` cases of ``head``'s history (the same list for the same arguments)."""
+@functools.lru_cache(maxsize=2)
+def history_cases(repo: Path, head: str, limit: int) -> tuple[GitCase, ...]:
+    """The newest ``limit`` cases of ``head``'s history (the same for the same arguments; kept, so that planning
+    and then scoring a run walk the history once)."""
     try:
         cases, _ = build_cases(repo, head, limit=limit)
     except subprocess.CalledProcessError:
-        return []
-    return cases
+        return ()
+    return tuple(cases)
 
 
 def snapshot(repo: Path, rev: str, target: Path) -> Path:

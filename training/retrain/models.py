@@ -169,15 +169,13 @@ def score_history(loaded, options: RetrainOptions, cases: Sequence[GitCase], out
 
 
 def history_summary(rows: Sequence[dict]) -> dict | None:
-    """Cases, top-1 exact and mean line F1 of the history rows (None without history)."""
+    """Cases, offered, top-1 exact and mean line F1 of the history rows (None without history)."""
+    from training.evaluation.git_next_edit import summarise
+
     if not rows:
         return None
-    return {
-        "cases": len(rows),
-        "exact": sum(r["exact"] for r in rows) / len(rows),
-        "line_f1": sum(r["line_f1"] for r in rows) / len(rows),
-        "offered": sum(r["offered"] for r in rows) / len(rows),
-    }
+    whole = next(s for s in summarise(rows) if s.subset == "all")
+    return {"cases": whole.cases, "exact": whole.exact, "line_f1": whole.line_f1, "offered": whole.offered}
 
 
 def install_model(final: Path, out: Path, config, options: RetrainOptions) -> None:

@@ -61,11 +61,7 @@ def render_report(report: dict) -> str:
         "",
         "## Use it",
         "",
-        (
-            "Set"
-            if report.get("verdict", {}).get("adopt", True)
-            else "Not recommended (above); to try it anyway, set"
-        )
+        ("Set" if report["verdict"]["adopt"] else "Not recommended (above); to try it anyway, set")
         + " the editor's `editseq.modelPath` to this directory (the server reloads without a restart), or run "
         f"`editseq suggest --model {report['model_dir']} FILE`.",
         "",
@@ -77,9 +73,7 @@ def render_report(report: dict) -> str:
 
 def history_lines(report: dict) -> list[str]:
     """The yardstick section: held-out next edits from the git history before and after, and the verdict."""
-    plan, decided = report.get("history") or {}, report.get("verdict")
-    if not decided:
-        return []
+    plan, decided = report["history"], report["verdict"]
     lines = ["", "## Held-out next edits from the git history", ""]
     if plan.get("cut"):
         before, after = report["before"]["history"], report["after"]["history"]
@@ -96,7 +90,7 @@ def history_lines(report: dict) -> list[str]:
                 f"{row['line_f1']:.3f} |"
             )
     else:
-        lines.append(f"None ({plan.get('reason', 'not run')}): the held-out files' cases decide.")
+        lines.append(f"None ({plan['reason']}): the held-out files' cases decide.")
     verdict = "**use the new model**" if decided["adopt"] else "**keep the starting model**"
     lines += [
         "",
