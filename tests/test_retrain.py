@@ -338,4 +338,6 @@ def test_the_command_names_the_model_only_when_it_is_kept(git_run):
         if adopt:
             assert told == f"model: {report['model_dir']}"
         else:
-            assert told.startswith("kept: the starting model (default)") and "model: " not in told
+            candidate, kept = told.splitlines()
+            assert candidate == f"candidate: {report['model_dir']}"
+            assert kept.startswith("kept: the starting model (default)") and "model: " not in kept

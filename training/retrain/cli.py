@@ -78,11 +78,13 @@ def retrain_command(
 
 def outcome(report: dict, base: str) -> str:
     """The run's last line: ``model: DIR`` when the new model beat the starting one (the editor offers to switch
-    to DIR), else ``kept: ...`` with the figures."""
+    to DIR), else ``candidate: DIR`` and then ``kept: ...`` with the figures (the editor keeps its model and offers
+    DIR only as a choice against the advice)."""
     decided = report["verdict"]
     if decided["adopt"]:
         return f"model: {report['model_dir']}"
     return (
+        f"candidate: {report['model_dir']}\n"
         f"kept: the starting model ({base}); the new one did not beat it on the {decided['yardstick']} (line F1 "
         f"{decided['after_line_f1']:.3f} against {decided['before_line_f1']:.3f}, {decided['cases']} cases). It "
         f"stays in {report['model_dir']} for a look."

@@ -192,7 +192,9 @@ test("Retrain on This Workspace trains on its code, and the server switches to t
   const offer = page.locator(".notification-toast", { hasText: "retrained on workspace" });
   await offer.waitFor({ timeout: RETRAIN_TIMEOUT });
   await page.screenshot({ path: path.join(ARTIFACTS, "retrained.png") });
-  await offer.getByRole("button", { name: "Use New Model" }).click();
+  // A tiny model retrained for a few steps rarely beats its start on the held-out edits: the run then advises keeping
+  // the model in use and the notification offers the new one against that advice; either button switches.
+  await offer.getByRole("button", { name: /^(Use New Model|Use It Anyway)$/ }).click();
   // The choice lands in the workspace's settings, and the server reloads its model from there.
   const settingsFile = path.join(WORKSPACE, ".vscode", "settings.json");
   const modelDir = await until(() => {

@@ -8,6 +8,7 @@ import * as vscode from "vscode";
 import {
   LineSplitter,
   parseError,
+  parseCandidate,
   parseKept,
   parseModelDir,
   parseStage,
@@ -52,8 +53,17 @@ export class Retrainer implements vscode.Disposable {
       },
     );
     if (finished?.kept) {
-      // The new model did not predict this repository's held-out next edits better: the server keeps its model.
-      void vscode.window.showInformationMessage(`EditSeq: retrained on ${folder.name}; ${finished.kept}`);
+      // The new model did not predict this repository's held-out next edits better: the server keeps its model,
+      // and the user may still switch to it against the advice.
+      const candidate = finished.candidate;
+      const choices = candidate ? ["Use It Anyway", "Open Report"] : [];
+      const choice = await vscode.window.showInformationMessage(
+        `EditSeq: retrained on ${folder.name}; ${finished.kept}`,
+        ...choices,
+      );
+      if (candidate && choice) {
+        await this.follow(choice, candidate);
+      }
       return;
     }
     const modelDir = finished?.modelDir;
@@ -65,7 +75,14 @@ export class Retrainer implements vscode.Disposable {
       "Use New Model",
       "Open Report",
     );
-    if (choice === "Use New Model") {
+    if (choice) {
+      await this.follow(choice, modelDir);
+    }
+  }
+
+  /** Acts on the user's answer to a finished run: switch the workspace to `modelDir`, or open its report. */
+  private async follow(choice: string, modelDir: string): Promise<void> {
+    if (choice === "Use New Model" || choice === "Use It Anyway") {
       // The server reloads on the configuration change; it keeps serving the old model until the new one loads.
       await vscode.workspace
         .getConfiguration(SECTION)
@@ -81,7 +98,7 @@ export class Retrainer implements vscode.Disposable {
     args: string[],
     progress: vscode.Progress<{ message?: string; increment?: number }>,
     token: vscode.CancellationToken,
-  ): Promise<{ modelDir?: string; kept?: string } | undefined> {
+  ): Promise<{ modelDir?: string; kept?: string; candidate?: string } | undefined> {
     return new Promise((resolve) => {
       this.output.appendLine(`Retraining: ${python} ${args.join(" ")}`);
       const child = spawn(python, args, {
@@ -96,6 +113,7 @@ export class Retrainer implements vscode.Disposable {
       });
       let modelDir: string | undefined;
       let kept: string | undefined;
+      let candidate: string | undefined;
       let error: string | undefined;
       const onLine = (line: string) => {
         this.output.appendLine(`retrain: ${line}`);
@@ -105,6 +123,7 @@ export class Retrainer implements vscode.Disposable {
         }
         modelDir = parseModelDir(line) ?? modelDir;
         kept = parseKept(line) ?? kept;
+        candidate = parseCandidate(line) ?? candidate;
         error = parseError(line) ?? error;
       };
       const stdout = new LineSplitter();
@@ -118,7 +137,7 @@ export class Retrainer implements vscode.Disposable {
         if (token.isCancellationRequested) {
           resolve(undefined);
         } else if (code === 0 && (modelDir || kept)) {
-          resolve({ modelDir, kept });
+          resolve({ modelDir, kept, candidate });
         } else {
           const reason = spawnError?.message ?? error ?? `exit code ${code}; see the EditSeq log`;
           void vscode.window.showErrorMessage(`EditSeq: retraining failed: ${reason}`);

@@ -44,8 +44,17 @@ export function parseModelDir(line: string): string | undefined {
 }
 
 /**
+ * The retrained model's directory when the run advises against it (`candidate: DIR`, printed just before `kept:`),
+ * or undefined: the editor offers it only as a choice against that advice.
+ */
+export function parseCandidate(line: string): string | undefined {
+  const match = /^candidate: (.+)$/.exec(line.trimEnd());
+  return match ? match[1] : undefined;
+}
+
+/**
  * The finished run's last line when the new model did not beat the one in use on the repository's held-out next
- * edits (`kept: ...`, the figures said), or undefined: the editor then keeps its model and offers no switch.
+ * edits (`kept: ...`, the figures said), or undefined: the editor then keeps its model unless the user insists.
  */
 export function parseKept(line: string): string | undefined {
   const match = /^kept: (.+)$/.exec(line.trimEnd());

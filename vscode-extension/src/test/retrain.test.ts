@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 
 import {
   LineSplitter,
+  parseCandidate,
   parseError,
   parseKept,
   parseModelDir,
@@ -48,6 +49,12 @@ describe("retrain output", () => {
     assert.equal(parseKept(kept), kept.slice("kept: ".length));
     assert.equal(parseModelDir(kept), undefined);
     assert.equal(parseKept("model: /m"), undefined);
+  });
+
+  it("finds the advised-against model's directory, printed before the kept line", () => {
+    assert.equal(parseCandidate("candidate: /home/u/.cache/editseq/retrained/repo-1a2b"), "/home/u/.cache/editseq/retrained/repo-1a2b");
+    assert.equal(parseCandidate("model: /m"), undefined);
+    assert.equal(parseModelDir("candidate: /m"), undefined);
   });
 
   it("moves the bar an equal share per stage", () => {
