@@ -22,6 +22,7 @@ from training.evaluation.humaneval import (
     solution_program,
     truncate_at_stops,
     unfence,
+    well_formed,
 )
 from training.evaluation.report import format_table, plot_pass_at_k
 from training.evaluation.results import ConfigMismatch, read_records, summarise
@@ -129,6 +130,26 @@ def test_every_canonical_solution_passes_when_written_as_a_lintseq_sequence(prob
     ]
     results = run_programs(checks, workers=2)
     assert [p.task_id for p, r in zip(problems, results, strict=True) if not r.passed] == []
+    assert all(map(well_formed, generations))
+
+
+@pytest.mark.parametrize(
+    "generated",
+    [
+        "",
+        "garbage without hunks",
+        "@@ broken",
+        "@@ -0,0 +1 @@\n+def f():\n+    return 1",  # the header counts one line, two follow
+        "@@ -0,0 +1 @@\n+x = 1" + SEPARATOR + "@@ -1 +0,0 @@\n-x = 1",  # a deletion
+        "@@ -3,0 +4 @@\n+x = 1",  # past the end of the empty file
+    ],
+)
+def test_a_malformed_edit_sequence_is_not_well_formed(generated):
+    assert not well_formed(generated)
+
+
+def test_a_sequence_of_insertions_is_well_formed_and_a_trailing_separator_is_allowed():
+    assert well_formed("@@ -0,0 +1 @@\n+x = 1" + SEPARATOR + "@@ -1,0 +2 @@\n+y = x" + SEPARATOR)
 
 
 def test_a_wrong_solution_fails(by_id):
@@ -186,6 +207,18 @@ def test_the_runner_appends_one_record_per_problem_with_verdicts_and_diversity(t
     assert [s["verdict"] for s in records[0]["samples"]] == ["passed"] * 3 + ["failed"]
     summary = summarise(records)
     assert summary.pass_at_k[1] == pytest.approx((3 / 4 + 0) / 2)
+    assert summary.well_formed is None  # the well-formed share is for lintseq-mode configurations
+
+
+def test_the_summary_counts_the_well_formed_edit_sequences_of_a_lintseq_run(tmp_path, by_id):
+    problems = [by_id["HumanEval/23"], by_id["HumanEval/0"]]
+    sampler = _lintseq_sampler({instruction(by_id["HumanEval/23"]): STRLEN})
+    out = tmp_path / "results.jsonl"
+    records = run_humaneval(
+        problems, per_prompt(sampler), mode="lintseq", n=4, out=out, config={"mode": "lintseq"}
+    )
+    assert summarise(records).well_formed == pytest.approx(7 / 8)  # one "@@ broken" among eight samples
+    assert "| 87.5 |" in format_table([("adapter", summarise(records))], (1,))
 
 
 def test_a_killed_run_resumes_where_it_stopped(tmp_path, problems):

@@ -26,7 +26,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from model_runtime.edits import SEPARATOR, resolve
+from model_runtime.edits import (
+    SEPARATOR,
+    EditApplyError,
+    EditFormatError,
+    parse_sequence,
+    program_states,
+    resolve,
+)
 from model_runtime.repair import resolve_repairing
 
 MODES = ("lintseq", "baseline", "completion", "code")
@@ -143,6 +150,17 @@ def solution_program(problem: Problem, mode: str, generated: str, *, repair: boo
     if mode == "code":  # the prompt opened the code block: the program ends at its closing fence
         return sanitize(generated.split(FENCE, 1)[0].strip("\n"))
     return unfence(generated).strip("\n")
+
+
+def well_formed(generated: str) -> bool:
+    """Whether a lintseq-mode generation is a well-formed edit sequence: at least one edit, every hunk an insertion
+    that reads strictly and applies in order from the empty file (what the lenient ``resolve`` would not skip)."""
+    try:
+        sequence = parse_sequence(SEPARATOR + generated, strict=True)
+        program_states(sequence.edits)
+    except (EditFormatError, EditApplyError):
+        return False
+    return bool(sequence.edits)
 
 
 _KEPT_STATEMENTS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign,

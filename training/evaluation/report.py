@@ -51,7 +51,8 @@ def results_table(paths: Sequence[Path], ks: Sequence[int] = (1, 5, 10)) -> str:
 
 
 def format_table(rows: Sequence[tuple[str, Summary]], ks: Sequence[int] = (1, 5, 10)) -> str:
-    """A Markdown table, one row per labelled summary: problems, n, pass@k (percent), diversity, verdict counts."""
+    """A Markdown table, one row per labelled summary: problems, n, pass@k (percent), diversity, well-formed edit
+    sequences (percent; lintseq mode only), verdict counts."""
     head = [
         "run",
         "problems",
@@ -59,6 +60,7 @@ def format_table(rows: Sequence[tuple[str, Summary]], ks: Sequence[int] = (1, 5,
         *(f"pass@{k}" for k in ks),
         "distinct programs",
         "distinct ASTs",
+        "well-formed",
         "verdicts",
     ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -66,6 +68,7 @@ def format_table(rows: Sequence[tuple[str, Summary]], ks: Sequence[int] = (1, 5,
         cells = [label, str(s.problems), str(s.n)]
         cells += [f"{100 * s.pass_at_k[k]:.1f}" if k in s.pass_at_k else "-" for k in ks]
         cells += [f"{s.distinct_programs:.2f}", f"{s.distinct_asts:.2f}"]
+        cells.append("-" if s.well_formed is None else f"{100 * s.well_formed:.1f}")
         cells.append(", ".join(f"{v} {c}" for v, c in s.verdicts.items()))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from training.evaluation.humaneval import well_formed
 from training.evaluation.passk import DEFAULT_KS, mean_pass_at_k
 
 
@@ -86,10 +87,12 @@ class Summary:
     distinct_programs: float
     distinct_asts: float
     verdicts: dict[str, int]
+    well_formed: float | None = None  # lintseq mode: the share of samples that are well-formed edit sequences
 
 
 def summarise(records: Sequence[dict], ks: Iterable[int] = DEFAULT_KS) -> Summary:
-    """pass@k (mean over problems), mean diversity and the count of each verdict."""
+    """pass@k (mean over problems), mean diversity, the count of each verdict and, for lintseq-mode records, the
+    share of samples that are well-formed edit sequences."""
     counts = [(r["n"], r["passed"]) for r in records]
     verdicts: dict[str, int] = {}
     for record in records:
@@ -104,4 +107,17 @@ def summarise(records: Sequence[dict], ks: Iterable[int] = DEFAULT_KS) -> Summar
         distinct_programs=mean("distinct_programs"),
         distinct_asts=mean("distinct_asts"),
         verdicts=dict(sorted(verdicts.items())),
+        well_formed=well_formed_share(records),
     )
+
+
+def well_formed_share(records: Sequence[dict]) -> float | None:
+    """The share of lintseq-mode samples whose raw text is a well-formed edit sequence; None without any."""
+    raws = [
+        sample["raw"]
+        for record in records
+        if record.get("config", {}).get("mode") == "lintseq"
+        for sample in record.get("samples", [])
+        if "raw" in sample
+    ]
+    return sum(map(well_formed, raws)) / len(raws) if raws else None
