@@ -20,7 +20,7 @@ from tests.support.sample_repo import FILES, make_git_repo, make_repo
 from training.feedback import feedback_records
 from training.retrain.cli import outcome
 from training.retrain.data import held_out_files
-from training.retrain.flow import STAGES, retrain
+from training.retrain.flow import STAGES, estimate, retrain
 from training.retrain.history import verdict
 from training.retrain.options import RetrainOptions
 from training.retrain.report import render_report
@@ -191,6 +191,12 @@ def test_training_stops_when_its_time_budget_is_spent(repo, tiny_model_dir, tmp_
     assert any("step 1 of" in line and "the time budget of" in line for line in lines)
     assert report["training"]["stopped_by_budget"]
     assert report["training"]["steps"] == 1 < report["training"]["total_steps"]
+
+
+def test_the_estimate_gives_the_likely_end_and_the_end_when_the_new_model_answers_long(tmp_path):
+    told = estimate(RetrainOptions(repo=tmp_path, out=tmp_path / "m", budget_minutes=20), before_seconds=420)
+    assert "training at most 20 min" in told and "scoring the new model about 7.0 min" in told
+    assert "done in about 27 min (up to 41 min" in told
 
 
 def test_a_single_file_repository_is_refused_with_a_reason(tmp_path, tiny_model_dir):
