@@ -68,6 +68,20 @@ def test_an_edit_renders_back_to_its_own_text(states, instruction):
         assert edits.parse_edit(text).render() == text
 
 
+@settings(max_examples=100, deadline=None)
+@given(states=growing_states(), instruction=_INSTRUCTION)
+def test_what_a_model_writes_after_the_prompt_is_well_formed_until_an_edit_points_past_the_end(
+    states, instruction
+):
+    from training.evaluation.humaneval import well_formed
+
+    rendered = edits.render_sequence(instruction, edits.edits_from_states(states))
+    generated = rendered[len(edits.prompt(instruction)) :]
+    assert well_formed(generated)
+    past_end = len(edits.normalise(states[-1])) + 2
+    assert not well_formed(generated + f"@@ -{past_end - 1},0 +{past_end} @@\n+x = 1")
+
+
 def test_the_training_text_is_the_reference_format():
     text = edits.training_text("Add two numbers.", ["@@ -0,0 +1 @@\n+def add(a, b):"], eos="</s>")
     assert text == "Add two numbers.\n<|diff|>@@ -0,0 +1 @@\n+def add(a, b):\n<|diff|>\n<|diff|></s>"
