@@ -26,14 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from model_runtime.edits import (
-    SEPARATOR,
-    EditApplyError,
-    EditFormatError,
-    parse_sequence,
-    program_states,
-    resolve,
-)
+from model_runtime.edits import SEPARATOR, EditApplyError, EditFormatError, parse_sequence, resolve
 from model_runtime.repair import resolve_repairing
 
 MODES = ("lintseq", "baseline", "completion", "code")
@@ -157,7 +150,7 @@ def well_formed(generated: str) -> bool:
     that reads strictly and applies in order from the empty file (what the lenient ``resolve`` would not skip)."""
     try:
         sequence = parse_sequence(SEPARATOR + generated, strict=True)
-        program_states(sequence.edits)
+        sequence.states()  # applies every edit in order; raises on one that deletes or points past the end
     except (EditFormatError, EditApplyError):
         return False
     return bool(sequence.edits)

@@ -7,8 +7,8 @@ import * as vscode from "vscode";
 
 import {
   LineSplitter,
-  parseError,
   parseCandidate,
+  parseError,
   parseKept,
   parseModelDir,
   parseStage,
@@ -16,6 +16,12 @@ import {
   stageIncrement,
 } from "./retrainProgress";
 import { SECTION } from "./settings";
+
+// The buttons of the notification that ends a run: switch to the new model (advised, or against the advice) or
+// read its report.
+const USE_NEW = "Use New Model";
+const USE_ANYWAY = "Use It Anyway";
+const OPEN_REPORT = "Open Report";
 
 /** The configured model (what the server loads); VS Code leaves out a workspace's value when it is untrusted. */
 function modelPath(): string | undefined {
@@ -56,7 +62,7 @@ export class Retrainer implements vscode.Disposable {
       // The new model did not predict this repository's held-out next edits better: the server keeps its model,
       // and the user may still switch to it against the advice.
       const candidate = finished.candidate;
-      const choices = candidate ? ["Use It Anyway", "Open Report"] : [];
+      const choices = candidate ? [USE_ANYWAY, OPEN_REPORT] : [];
       const choice = await vscode.window.showInformationMessage(
         `EditSeq: retrained on ${folder.name}; ${finished.kept}`,
         ...choices,
@@ -72,8 +78,8 @@ export class Retrainer implements vscode.Disposable {
     }
     const choice = await vscode.window.showInformationMessage(
       `EditSeq: retrained on ${folder.name}. Use the new model? (report: ${modelDir}/report.md)`,
-      "Use New Model",
-      "Open Report",
+      USE_NEW,
+      OPEN_REPORT,
     );
     if (choice) {
       await this.follow(choice, modelDir);
@@ -82,12 +88,12 @@ export class Retrainer implements vscode.Disposable {
 
   /** Acts on the user's answer to a finished run: switch the workspace to `modelDir`, or open its report. */
   private async follow(choice: string, modelDir: string): Promise<void> {
-    if (choice === "Use New Model" || choice === "Use It Anyway") {
+    if (choice === USE_NEW || choice === USE_ANYWAY) {
       // The server reloads on the configuration change; it keeps serving the old model until the new one loads.
       await vscode.workspace
         .getConfiguration(SECTION)
         .update("modelPath", modelDir, vscode.ConfigurationTarget.Workspace);
-    } else if (choice === "Open Report") {
+    } else if (choice === OPEN_REPORT) {
       await vscode.window.showTextDocument(vscode.Uri.file(`${modelDir}/report.md`));
     }
   }
