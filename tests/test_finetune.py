@@ -217,11 +217,13 @@ def test_export_publishes_the_latest_adapter_with_a_model_card(setup, tmp_path):
 
 
 def _results_file(path: Path, config: dict, passed: list[int]) -> Path:
-    """A HumanEval results JSONL as `run_humaneval` writes it: one record per problem, n = 2."""
+    """A HumanEval results JSONL as `run_humaneval` writes it: one record per problem, n = 2; of each problem's
+    two samples the first is a well-formed edit sequence, the second is not."""
+    raws = ["@@ -0,0 +1 @@\n+x = 1", "@@ broken"]
     rows = [
         {"task_id": f"HumanEval/{i}", "config": config, "n": 2, "passed": c,
          "diversity": {"distinct_programs": 1.0, "distinct_asts": 0.5},
-         "samples": [{"verdict": "passed" if s < c else "failed"} for s in range(2)]}
+         "samples": [{"verdict": "passed" if s < c else "failed", "raw": raws[s]} for s in range(2)]}
         for i, c in enumerate(passed)
     ]  # fmt: skip
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -243,7 +245,7 @@ def test_export_puts_the_humaneval_table_in_the_card_and_refuses_empty_results(s
     )
     card = (dest / "README.md").read_text()
     assert (
-        "| smollm2 + lintseq-adapter lintseq chat | 2 | 2 | 50.0 | - | - | 1.00 | 0.50 | failed 2, passed 2 |"
+        "| smollm2 + lintseq-adapter lintseq chat | 2 | 2 | 50.0 | - | - | 1.00 | 0.50 | 50.0 | failed 2, passed 2 |"
         in card
     )
     assert "added here when measured" not in card
