@@ -215,6 +215,19 @@ def test_export_publishes_the_latest_adapter_with_a_model_card(setup, tmp_path):
     assert "r = 16, alpha = 32" in card and (dest / "loss.png").is_file()
     assert "added here when measured" in card  # no evaluation yet
 
+    # The checkpoint with the lowest validation loss, or one by name, instead of the latest.
+    valid = {m["step"]: m["valid_loss"] for m in _metrics(Path(config.out)) if "valid_loss" in m}
+    best = min(valid, key=valid.get)
+    chosen = export(Path(config.out), tmp_path / "best", manifest_path=manifest, checkpoint="best")
+    assert json.loads((chosen / "trainer_state.json").read_text())["step"] == best
+    assert f"Checkpoint `checkpoint-{best:06d}`" in (chosen / "README.md").read_text()
+    named = export(
+        Path(config.out), tmp_path / "named", manifest_path=manifest, checkpoint="checkpoint-000002"
+    )
+    assert json.loads((named / "trainer_state.json").read_text())["step"] == 2
+    with pytest.raises(ValueError, match="no complete checkpoint 'checkpoint-000003'"):
+        export(Path(config.out), tmp_path / "none", manifest_path=manifest, checkpoint="checkpoint-000003")
+
 
 def _results_file(path: Path, config: dict, passed: list[int]) -> Path:
     """A HumanEval results JSONL as `run_humaneval` writes it: one record per problem, n = 2; of each problem's
@@ -249,6 +262,17 @@ def test_export_puts_the_humaneval_table_in_the_card_and_refuses_empty_results(s
         in card
     )
     assert "added here when measured" not in card
+
+    # A scoreboard's tables (`editseq eval scoreboard`) go into the card as well.
+    board = tmp_path / "board.json"
+    board.write_text(json.dumps({"rows": [{"label": "adapter", "humaneval": results.name}], "ks": [1, 2]}))
+    dest = export(
+        Path(config.out), tmp_path / "adapter", manifest_path=tmp_path / "none.json", scoreboard=board
+    )
+    assert "| adapter | 50.0 (2) | 50.0 (2) | 50.0 | - | - |" in (dest / "README.md").read_text()
+    board.write_text(json.dumps({"rows": [{"label": "adapter", "humaneval": "gone.jsonl"}]}))
+    with pytest.raises(ValueError, match="no such results file"):
+        export(Path(config.out), tmp_path / "other", manifest_path=tmp_path / "none.json", scoreboard=board)
 
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")

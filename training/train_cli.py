@@ -107,7 +107,12 @@ def corpus_command(
     corpus.write_programs(out, kept)
     table = corpus.manifest(kept)
     if manifest_out:
-        manifest_out.write_text(json.dumps({"sources": table, "dropped": stats.dropped}, indent=2) + "\n")
+        manifest_out.write_text(
+            json.dumps(
+                {"sources": table, "dropped": stats.dropped, "self_contained": self_contained}, indent=2
+            )
+            + "\n"
+        )
     for row in table:
         typer.echo(
             f"{row['source']} ({row['licence']}): {row['programs']} programs from {row['files']} files"
@@ -245,12 +250,25 @@ def export_command(
         dir_okay=False,
         help="HumanEval results JSONL (`editseq eval humaneval --out`) for the card's evaluation table; repeatable.",
     ),
+    checkpoint: str = typer.Option(
+        "latest",
+        help="Which checkpoint: latest, best (lowest validation loss among those kept) or a name (checkpoint-000015).",
+    ),
+    scoreboard: Path = typer.Option(
+        None,
+        exists=True,
+        dir_okay=False,
+        help="Scoreboard JSON (`editseq eval scoreboard`) whose tables go into the card's evaluation section.",
+    ),
 ) -> None:
-    """Copy a run's latest adapter checkpoint (< 25 MB) and its loss curve to --to, and write the model card."""
+    """Copy a run's adapter checkpoint (< 25 MB) and its loss curve to --to, and write the model card."""
     from training.model_card import export
 
     with _user_errors():
-        dest = export(run, to, manifest_path=manifest, notes=notes, evaluation=evaluation or ())
+        dest = export(
+            run, to, manifest_path=manifest, notes=notes, evaluation=evaluation or (), checkpoint=checkpoint,
+            scoreboard=scoreboard,
+        )  # fmt: skip
     typer.echo(f"adapter and model card -> {dest}")
 
 

@@ -1,4 +1,4 @@
-"""``editseq eval accept-until-done|accept-until-done-compare``: the product benchmarks' commands.
+"""``editseq eval accept-until-done|accept-until-done-compare|scoreboard``: the product benchmarks' commands.
 
 Registered on the ``eval`` group by ``training.evaluation.cli.register``; torch and the runtime are imported inside
 the command functions so that ``editseq --help`` stays fast.
@@ -18,6 +18,7 @@ def register(group: typer.Typer) -> None:
     """Add the product benchmarks' commands to the ``eval`` group."""
     group.command("accept-until-done")(accept_until_done)
     group.command("accept-until-done-compare")(accept_until_done_compare)
+    group.command("scoreboard")(scoreboard)
 
 
 def accept_until_done(
@@ -174,3 +175,29 @@ def accept_until_done_compare(
             f"{name}: {len(bad)} of {len(shared)} accepted programs add a pyflakes error to their prompt"
             + (f" ({', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''})" if bad else "")
         )
+
+
+def scoreboard(
+    spec: Path = typer.Argument(
+        ...,
+        exists=True,
+        dir_okay=False,
+        help="Scoreboard JSON: rows of {label, humaneval, accept_until_done, next_edit} results files (paths relative "
+        "to it), the reference row's label, ks.",
+    ),
+    out: Path = typer.Option(None, "--out", "-o", help="Also write the tables to this Markdown file."),
+) -> None:
+    """Several models side by side on HumanEval pass@k, accept-until-done and next edits from history, and each
+    one's paired differences from the reference row (bootstrap intervals over the shared cases). The format of the
+    JSON file: `training/evaluation/scoreboard.py`."""
+    from training.evaluation.scoreboard import load_scoreboard, scoreboard_markdown
+
+    try:
+        text = scoreboard_markdown(load_scoreboard(spec))
+    except ValueError as error:
+        fail(str(error))
+    typer.echo(text)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"written: {out}")
