@@ -307,12 +307,23 @@ def hub_reachable(timeout: float = 3.0) -> tuple[bool, str]:
 def ensure_diff_token(model, tokenizer) -> int:
     """Add ``<|diff|>`` to the tokenizer when missing (resizing the embeddings); returns its token id.
 
-    Also gives the tokenizer a pad token (eos) and left padding, which batched generation needs.
+    New rows of the input and output embeddings start at the mean of the existing rows, the same on every load: an
+    adapter replaces them with its trained values, and without one the token's score does not depend on a random
+    draw. Also gives the tokenizer a pad token (eos) and left padding, which batched generation needs.
     """
+    import torch
+
     if DIFF_TOKEN not in tokenizer.get_vocab():
         tokenizer.add_tokens([DIFF_TOKEN])
-    if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+    old_rows = model.get_input_embeddings().weight.shape[0]
+    if len(tokenizer) > old_rows:
         model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        with torch.no_grad():
+            for layer in {
+                id(m): m for m in (model.get_input_embeddings(), model.get_output_embeddings())
+            }.values():
+                if layer is not None and layer.weight.shape[0] > old_rows:
+                    layer.weight[old_rows:] = layer.weight[:old_rows].mean(dim=0)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"

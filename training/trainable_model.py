@@ -48,12 +48,24 @@ def load_for_training(config: TrainConfig, resume_from: Path | None):
                 lora_alpha=config.lora_alpha,
                 lora_dropout=config.lora_dropout,
                 target_modules=list(config.lora_targets),
-                # Only the new token's embedding row trains (and is saved), not the whole 49k x 576 matrix.
-                trainable_token_indices=[diff_id],
+                # Only the new token's rows train (and are saved), not the whole vocabulary x width matrices.
+                trainable_token_indices=token_rows(model, diff_id),
                 task_type="CAUSAL_LM",
             )
             model = get_peft_model(model, lora)
     return model, tokenizer
+
+
+def token_rows(model, token_id: int) -> dict[str, list[int]]:
+    """PEFT's ``trainable_token_indices`` for one new token: its input embedding row and, when the output layer is
+    not tied to the input embeddings (Qwen2.5 converted from GGUF keeps a separate ``lm_head``), its output row too.
+    Without the output row the model could read ``<|diff|>`` but never learn to write it."""
+    names = {id(module): name for name, module in model.named_modules()}
+    embed, output = model.get_input_embeddings(), model.get_output_embeddings()
+    rows = {names[id(embed)].rsplit(".", 1)[-1]: [token_id]}
+    if output is not None and output.weight is not embed.weight:
+        rows[names[id(output)].rsplit(".", 1)[-1]] = [token_id]
+    return rows
 
 
 def choose_format(config: TrainConfig, tokenizer) -> str:
