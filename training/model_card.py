@@ -108,8 +108,9 @@ def card_text(
 
 A LoRA adapter that teaches {base["title"]} ({base["licence"]}) to write Python as LintSeq edit sequences: given an
 instruction, it emits insertion diffs separated by `<|diff|>`, each leaving the program free of pyflakes errors.
-Base model: {base["title"]}, {base["source"]}. The adapter trains LoRA matrices on every attention and MLP projection plus the embedding
-row of the added `<|diff|>` token (peft trainable tokens), so it loads on top of the base after the runtime adds
+Base model: {base["title"]}, {base["source"]}. The adapter trains LoRA matrices on every attention and MLP projection plus the rows of
+the added `<|diff|>` token (peft trainable tokens: its input embedding and, where the base's output layer is not tied
+to the embeddings, its output row), so it loads on top of the base after the runtime adds
 `<|diff|>` to the tokenizer.
 
 ## Status
