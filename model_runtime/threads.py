@@ -8,6 +8,7 @@ worker, a training run) hold the cores. Half the cores leaves room for the rest 
 from __future__ import annotations
 
 import os
+import sys
 
 THREADS_ENV = "EDITSEQ_THREADS"
 
@@ -40,3 +41,17 @@ def limit_torch_threads(requested: int | None = None) -> int:
     if count is not None:
         torch.set_num_threads(count)
     return torch.get_num_threads()
+
+
+def limit_threads_before_torch() -> int | None:
+    """The same policy for a command that has not imported torch yet: sets ``$OMP_NUM_THREADS`` (read when torch
+    loads) instead of importing torch; applies it directly when torch is already loaded. Returns the count set, or
+    None when the user's own ``$OMP_NUM_THREADS`` stands."""
+    count = torch_thread_count(None, os.cpu_count(), dict(os.environ))
+    if count is None:
+        return None
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(count)
+    else:
+        os.environ["OMP_NUM_THREADS"] = str(count)
+    return count

@@ -14,9 +14,21 @@ import typer
 from training.evaluation.common import fail, load_for_eval, log, select_problems
 
 eval_app = typer.Typer(
-    help="Evaluate models: HumanEval pass@k in a sandbox, scoring samples files, the next-edit benchmark.",
+    help="Evaluate models: HumanEval pass@k in a sandbox, scoring samples files, the next-edit benchmark. Each "
+    "command uses $EDITSEQ_THREADS torch threads, else half the cores (as `editseq suggest` and the server), so two "
+    "evaluations side by side share the cores instead of spin-waiting on each other.",
     no_args_is_help=True,
 )
+
+
+@eval_app.callback()
+def _threads() -> None:
+    """Limit torch's threads before any command loads it (the policy of model_runtime.threads)."""
+    # Measured 2026-12-07: two HumanEval runs with torch's default (one thread per core) side by side took 505 s
+    # for a problem that one thread alone samples in about 70 s.
+    from model_runtime.threads import limit_threads_before_torch
+
+    limit_threads_before_torch()
 
 
 def register(app: typer.Typer) -> None:
