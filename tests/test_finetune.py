@@ -349,3 +349,25 @@ def test_the_committed_default_adapter_loads_on_the_installed_base_and_writes_di
         out = loaded.model.generate(ids, max_new_tokens=40, do_sample=False)
     text = loaded.tokenizer.decode(out[0, ids.shape[1] :])
     assert text.startswith("@@ -0,0 +1"), text
+
+
+@pytest.mark.slow
+def test_the_committed_qwen_adapter_writes_the_separator_on_its_untied_base():
+    from model_runtime.loading import ModelLoadError, load_model
+    from training.datasets import chat_prompt
+
+    try:
+        loaded = load_model(
+            "qwen2.5-coder-0.5b-instruct",
+            adapter=str(ROOT / "models" / "editseq-qwen05-lintseq"),
+            quantize="none",
+        )
+    except ModelLoadError:
+        pytest.skip("needs `editseq model install qwen2.5-coder-0.5b-instruct`")
+    prompt = chat_prompt(loaded.tokenizer, 'def add(a, b):\n    """Return the sum of a and b."""')
+    ids = loaded.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        out = loaded.model.generate(ids, max_new_tokens=60, do_sample=False)
+    text = loaded.tokenizer.decode(out[0, ids.shape[1] :])
+    # The first adapter on this base never wrote <|diff|> (its output row was not trained): see docs/finetuning.md.
+    assert text.startswith("@@ -0,0 +1") and DIFF_TOKEN in text, text
