@@ -24,8 +24,8 @@ eval_app = typer.Typer(
 @eval_app.callback()
 def _threads() -> None:
     """Limit torch's threads before any command loads it (the policy of model_runtime.threads)."""
-    # Measured 2026-12-07: two HumanEval runs with torch's default (one thread per core) side by side took 505 s
-    # for a problem that one thread alone samples in about 70 s.
+    # Measured 2026-12-07: two HumanEval runs side by side with torch's default (one thread per core) took 505 s
+    # for a problem; with one thread each, the next five took 63-123 s.
     from model_runtime.threads import limit_threads_before_torch
 
     limit_threads_before_torch()
