@@ -5,50 +5,20 @@ held-out training text has it, against every other response token, for the base 
                                            [--model qwen2.5-coder-0.5b-instruct] [--threads 2]
                                            [--adapters DIR,DIR] [--json OUT]
 
-Each model reads the first ``--records`` records of the validation split in the chat format it is served with
-(the training text: instruction, ``<|diff|>``, the edits, eos) and scores the next token at every response position.
-A model that has learned the format gives the separator a probability near that of the other tokens; the first
-0.5B adapter gave it about e^-18 (its output row was not trained; see docs/finetuning.md) and never wrote one.
+Each model reads the first ``--records`` records of the validation split in the text format it was trained with
+(``model_runtime.loading.prompt_format``; the training text: instruction, ``<|diff|>``, the edits, eos) and scores the
+next token at every response position (``training.evaluation.separator``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
-def score(loaded, records: list[dict]) -> dict:
-    """Mean log-probabilities of the separator and of the other response tokens, and how many of each."""
-    import torch
-
-    from training import datasets
-
-    fmt = "chat" if getattr(loaded.tokenizer, "chat_template", None) else "plain"
-    separator, other = [], []
-    for record in records:
-        example = datasets.tokenize(loaded.tokenizer, *datasets.texts(record, loaded.tokenizer, fmt))
-        ids = torch.tensor([example.input_ids])
-        with torch.inference_mode():
-            logprobs = torch.log_softmax(loaded.model(ids).logits[0, :-1].float(), dim=-1)
-        for position, (target, label) in enumerate(
-            zip(example.input_ids[1:], example.labels[1:], strict=True)
-        ):
-            if label != -100:
-                (separator if target == loaded.diff_token_id else other).append(
-                    logprobs[position, target].item()
-                )
-    return {
-        "separators": len(separator),
-        "separator_logprob": statistics.mean(separator) if separator else None,
-        "other_tokens": len(other),
-        "other_logprob": statistics.mean(other) if other else None,
-    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,8 +37,9 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from model_runtime.loading import clear_cache, load_model
+    from model_runtime.loading import clear_cache, load_model, prompt_format
     from training.datasets import read_records
+    from training.evaluation.separator import separator_logprob
 
     torch.set_num_threads(args.threads)
     records = [r for r in read_records(args.data) if r["kind"] == "lintseq" and r["split"] == "valid"]
@@ -79,9 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     for adapter in [None, *filter(None, args.adapters.split(","))]:
         clear_cache()
         loaded = load_model(args.model, adapter=adapter, quantize="none", reload=True)
-        rows.append(
-            {"model": args.model, "adapter": adapter, "records": len(records), **score(loaded, records)}
-        )
+        scores = separator_logprob(loaded, records, prompt_format(loaded.tokenizer, adapter))
+        rows.append({"model": args.model, "adapter": adapter, "records": len(records), **scores})
     print("| model | separators | separator log-prob | other tokens | other log-prob |")
     print("|---|---|---|---|---|")
     for row in rows:

@@ -318,12 +318,11 @@ def ensure_diff_token(model, tokenizer) -> int:
     old_rows = model.get_input_embeddings().weight.shape[0]
     if len(tokenizer) > old_rows:
         model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        embed, output = model.get_input_embeddings(), model.get_output_embeddings()
+        untied = output is not None and output.weight is not embed.weight
         with torch.no_grad():
-            for layer in {
-                id(m): m for m in (model.get_input_embeddings(), model.get_output_embeddings())
-            }.values():
-                if layer is not None and layer.weight.shape[0] > old_rows:
-                    layer.weight[old_rows:] = layer.weight[:old_rows].mean(dim=0)
+            for weight in (embed.weight, output.weight) if untied else (embed.weight,):
+                weight[old_rows:] = weight[:old_rows].mean(dim=0)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"

@@ -15,6 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 from model_runtime.edits import DIFF_TOKEN, training_text
+from tests.support.small_programs import PROGRAMS
 from training import finetune
 from training.checkpoints import latest_checkpoint
 from training.corpus import Program
@@ -23,16 +24,6 @@ from training.pretrain import TinyShape, build_tiny_model
 from training.train_config import TrainConfig, epoch_order, lr_factor, micro_batch
 
 ROOT = Path(__file__).resolve().parents[1]
-PROGRAMS = [
-    ("Return the largest item.", "def largest(xs):\n    best = xs[0]\n    for x in xs:\n        if x > best:\n"
-     "            best = x\n    return best"),
-    ("Count the vowels.", "def vowels(text):\n    count = 0\n    for ch in text:\n        if ch in 'aeiou':\n"
-     "            count += 1\n    return count"),
-    ("Reverse the words.", "def reverse_words(text):\n    words = text.split()\n    words.reverse()\n"
-     "    return ' '.join(words)"),
-    ("Sum the squares.", "def sum_squares(xs):\n    total = 0\n    for x in xs:\n        total += x * x\n"
-     "    return total"),
-]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -334,27 +325,32 @@ def test_a_warm_start_from_a_published_adapter_continues_at_its_step(setup, tmp_
     assert f"(first step: {reference[0]['loss']:.4f})" in (republished / "README.md").read_text()
 
 
+def _greedy_lintseq_answer(loaded, *, max_new_tokens: int) -> str:
+    """The model's greedy answer to a small instruction in the LintSeq chat format (special tokens kept)."""
+    from training.datasets import chat_prompt
+
+    prompt = chat_prompt(loaded.tokenizer, 'def add(a, b):\n    """Return the sum of a and b."""')
+    ids = loaded.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        out = loaded.model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False)
+    return loaded.tokenizer.decode(out[0, ids.shape[1] :])
+
+
 @pytest.mark.slow
 def test_the_committed_default_adapter_loads_on_the_installed_base_and_writes_diffs():
     from model_runtime.loading import ModelLoadError, load_model
-    from training.datasets import chat_prompt
 
     try:
         loaded = load_model("editseq-smollm2-135m-lintseq", device="cpu", dtype="float32", quantize="none")
     except ModelLoadError:
         pytest.skip("needs `editseq model install editseq-smollm2-135m-lintseq` and the committed adapter")
-    prompt = chat_prompt(loaded.tokenizer, 'def add(a, b):\n    """Return the sum of a and b."""')
-    ids = loaded.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
-    with torch.no_grad():
-        out = loaded.model.generate(ids, max_new_tokens=40, do_sample=False)
-    text = loaded.tokenizer.decode(out[0, ids.shape[1] :])
+    text = _greedy_lintseq_answer(loaded, max_new_tokens=40)
     assert text.startswith("@@ -0,0 +1"), text
 
 
 @pytest.mark.slow
 def test_the_committed_qwen_adapter_writes_the_separator_on_its_untied_base():
     from model_runtime.loading import ModelLoadError, load_model
-    from training.datasets import chat_prompt
 
     try:
         loaded = load_model(
@@ -364,10 +360,6 @@ def test_the_committed_qwen_adapter_writes_the_separator_on_its_untied_base():
         )
     except ModelLoadError:
         pytest.skip("needs `editseq model install qwen2.5-coder-0.5b-instruct`")
-    prompt = chat_prompt(loaded.tokenizer, 'def add(a, b):\n    """Return the sum of a and b."""')
-    ids = loaded.tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
-    with torch.no_grad():
-        out = loaded.model.generate(ids, max_new_tokens=60, do_sample=False)
-    text = loaded.tokenizer.decode(out[0, ids.shape[1] :])
+    text = _greedy_lintseq_answer(loaded, max_new_tokens=60)
     # The first adapter on this base never wrote <|diff|> (its output row was not trained): see docs/finetuning.md.
     assert text.startswith("@@ -0,0 +1") and DIFF_TOKEN in text, text

@@ -14,20 +14,17 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from model_runtime.edits import DIFF_TOKEN, training_text
+from model_runtime.edits import DIFF_TOKEN
 from model_runtime.loading import clear_cache, load_model
 from tests.support import tiny_model
+from tests.support.small_programs import PROGRAMS as SMALL_PROGRAMS
 from training import finetune
 from training.corpus import Program
 from training.datasets import lintseq_records, write_records
+from training.evaluation.separator import separator_logprob
 from training.train_config import TrainConfig
 
-PROGRAMS = [
-    ("Return the largest item.", "def largest(xs):\n    best = xs[0]\n    for x in xs:\n        if x > best:\n"
-     "            best = x\n    return best"),
-    ("Sum the squares.", "def sum_squares(xs):\n    total = 0\n    for x in xs:\n        total += x * x\n"
-     "    return total"),
-]  # fmt: skip
+PROGRAMS = [SMALL_PROGRAMS[0], SMALL_PROGRAMS[3]]  # largest, sum_squares
 
 
 @pytest.fixture(scope="module")
@@ -49,16 +46,7 @@ def untied_base(tmp_path_factory):
 
 def _diff_logprob(loaded, records) -> float:
     """Mean log-probability the model gives ``<|diff|>`` where the training text has it (teacher forced)."""
-    tokenizer, model = loaded.tokenizer, loaded.model
-    scores = []
-    for record in records:
-        ids = torch.tensor([tokenizer(training_text(record["instruction"], record["edits"]))["input_ids"]])
-        with torch.inference_mode():
-            logprobs = torch.log_softmax(model(ids).logits[0, :-1].float(), dim=-1)
-        targets = ids[0, 1:]
-        at = (targets == loaded.diff_token_id).nonzero().flatten()
-        scores.extend(logprobs[at, loaded.diff_token_id].tolist())
-    return sum(scores) / len(scores)
+    return separator_logprob(loaded, records, "plain")["separator_logprob"]
 
 
 def test_a_new_token_starts_at_the_mean_row_on_every_load(untied_base):

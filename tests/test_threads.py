@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from model_runtime.threads import torch_thread_count
@@ -35,12 +39,7 @@ def test_a_bad_thread_count_is_a_clear_error(requested, environ):
 
 def _threads_after_eval_command(environ: dict[str, str]) -> int:
     """torch's thread count in a fresh interpreter after an `editseq eval` command has run (its group callback)."""
-    import os
-    import subprocess
-    import sys
-
     script = (
-        "import sys\n"
         "from training.cli import app\n"
         "try:\n"
         "    app(['eval', 'scoreboard', '--help'])\n"
@@ -63,8 +62,6 @@ def test_eval_commands_apply_editseq_threads_before_torch_loads():
 
 
 def test_eval_commands_leave_the_users_omp_num_threads_alone():
-    import os
-
     cores = os.cpu_count() or 1
     if cores < 2:
         pytest.skip("needs two cores to tell the user's count from half of them")
