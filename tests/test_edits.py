@@ -73,7 +73,7 @@ def test_an_edit_renders_back_to_its_own_text(states, instruction):
 def test_what_a_model_writes_after_the_prompt_is_well_formed_until_an_edit_points_past_the_end(
     states, instruction
 ):
-    from training.evaluation.humaneval import well_formed
+    from training.evaluation.edit_format import well_formed
 
     rendered = edits.render_sequence(instruction, edits.edits_from_states(states))
     generated = rendered[len(edits.prompt(instruction)) :]

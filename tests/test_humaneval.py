@@ -11,6 +11,17 @@ import pytest
 from model_runtime.edits import SEPARATOR, render_sequence
 from tests.support.humaneval_data import STRLEN, write_samples
 from training.evaluation.diversity import diversity, normalised_ast
+from training.evaluation.edit_format import (
+    DELETES,
+    LINE_COUNT,
+    NO_EDIT,
+    PAST_END,
+    UNREADABLE,
+    WELL_FORMED,
+    WELL_FORMED_BROKEN_STEP,
+    edit_format_class,
+    well_formed,
+)
 from training.evaluation.harness import execute_samples, per_prompt, results_path_for, run_humaneval
 from training.evaluation.humaneval import (
     build_prompt,
@@ -22,7 +33,6 @@ from training.evaluation.humaneval import (
     solution_program,
     truncate_at_stops,
     unfence,
-    well_formed,
 )
 from training.evaluation.report import format_table, plot_pass_at_k
 from training.evaluation.results import ConfigMismatch, read_records, summarise
@@ -134,22 +144,32 @@ def test_every_canonical_solution_passes_when_written_as_a_lintseq_sequence(prob
 
 
 @pytest.mark.parametrize(
-    "generated",
+    ("generated", "why"),
     [
-        "",
-        "garbage without hunks",
-        "@@ broken",
-        "@@ -0,0 +1 @@\n+def f():\n+    return 1",  # the header counts one line, two follow
-        "@@ -0,0 +1 @@\n+x = 1" + SEPARATOR + "@@ -1 +0,0 @@\n-x = 1",  # a deletion
-        "@@ -3,0 +4 @@\n+x = 1",  # past the end of the empty file
+        ("", NO_EDIT),
+        ("garbage without hunks", UNREADABLE),
+        ("@@ broken", UNREADABLE),
+        ("@@ -0,0 +1 @@\n+def f():\n+    return 1", LINE_COUNT),  # the header counts one line, two follow
+        ("@@ -0,0 +1 @@\n+x = 1" + SEPARATOR + "@@ -1 +0,0 @@\n-x = 1", DELETES),
+        ("@@ -3,0 +4 @@\n+x = 1", PAST_END),  # past the end of the empty file
     ],
 )
-def test_a_malformed_edit_sequence_is_not_well_formed(generated):
+def test_a_malformed_edit_sequence_is_not_well_formed_and_says_why(generated, why):
     assert not well_formed(generated)
+    assert edit_format_class(generated) == why
 
 
 def test_a_sequence_of_insertions_is_well_formed_and_a_trailing_separator_is_allowed():
-    assert well_formed("@@ -0,0 +1 @@\n+x = 1" + SEPARATOR + "@@ -1,0 +2 @@\n+y = x" + SEPARATOR)
+    generated = "@@ -0,0 +1 @@\n+x = 1" + SEPARATOR + "@@ -1,0 +2 @@\n+y = x" + SEPARATOR
+    assert well_formed(generated)
+    assert edit_format_class(generated) == WELL_FORMED
+
+
+def test_a_well_formed_sequence_through_a_state_that_does_not_parse_is_told_apart():
+    # Both edits read and apply, but the first state is an `if` without a body: LintSeq never writes that.
+    generated = "@@ -0,0 +1 @@\n+if x:" + SEPARATOR + "@@ -1,0 +2 @@\n+    y = 1" + SEPARATOR
+    assert well_formed(generated)
+    assert edit_format_class(generated) == WELL_FORMED_BROKEN_STEP
 
 
 def test_a_wrong_solution_fails(by_id):

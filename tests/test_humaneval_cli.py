@@ -173,6 +173,32 @@ def test_eval_report_failures_tells_how_the_samples_ended(tmp_path, by_id, monke
     assert "| four baseline | 4 | 25.0 | 25.0 | 25.0 | 25.0 |" in result.stdout
 
 
+def test_eval_report_failures_says_why_lintseq_samples_are_not_well_formed(tmp_path, by_id, monkeypatch):
+    """Real sandbox runs of four edit sequences for HumanEval/23: two well-formed, one whose header promises two
+    lines and gives one, one that inserts past the end; the baseline run beside it gets no edit-format row."""
+    body = "@@ -0,0 +1,2 @@\n+def strlen(string):\n+    return len(string)"
+    generations = [
+        body,
+        body + SEPARATOR + '@@ -1,0 +2 @@\n+    """The length."""' + SEPARATOR,
+        "@@ -0,0 +1,2 @@\n+def strlen(string):",
+        body + SEPARATOR + "@@ -7,0 +8 @@\n+x = 1",
+    ]
+    lintseq, baseline = tmp_path / "edits.jsonl", tmp_path / "whole.jsonl"
+    edits_config, whole_config = (
+        {"model": "/m/edits", "mode": "lintseq"},
+        {"model": "/m/whole", "mode": "baseline"},
+    )
+    record_samples(by_id["HumanEval/23"], generations, mode="lintseq", out=lintseq, config=edits_config)
+    record_samples(by_id["HumanEval/23"], [body], mode="baseline", out=baseline, config=whole_config)
+    args = ["eval", "report", str(lintseq), str(baseline), "--failures"]
+    result = _editseq_in_process(*args, monkeypatch=monkeypatch, cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    formats = result.stdout.split("| run | samples | well-formed |", 1)[1]
+    assert formats.startswith(" header's line count is off | inserts past the end |")
+    assert "| edits lintseq | 4 | 50.0 | 25.0 | 25.0 |" in formats
+    assert "whole baseline" not in formats
+
+
 def test_chat_mode_needs_a_chat_template(tiny_model_dir, tmp_path, monkeypatch):
     args = [
         "eval",

@@ -279,14 +279,15 @@ def report(
     failures: bool = typer.Option(
         False,
         help="Also print how the samples ended, in percent: passed, wrong answer (a test's assert), runtime "
-        "error, does not parse (SyntaxError, IndentationError), and sandbox verdicts (timeout, memory, ...).",
+        "error, does not parse (SyntaxError, IndentationError), and sandbox verdicts (timeout, memory, ...); for "
+        "lintseq-mode runs also whether each sample is a well-formed edit sequence and, if not, which rule it broke.",
     ),
     every: int = typer.Option(
         1, min=1, help="Only every Nth HumanEval problem, the subset `eval humaneval --every N` samples."
     ),
 ) -> None:
     """Print one table row per results file (and optionally plot pass@k against k for all of them)."""
-    from training.evaluation.report import failures_table, format_table, load_runs
+    from training.evaluation.report import edit_format_table, failures_table, format_table, load_runs
     from training.evaluation.results import summarise
 
     ks = _parse_ks(k)
@@ -298,6 +299,9 @@ def report(
     typer.echo(format_table([(label, summarise(recs, ks)) for label, recs in runs.items()], ks))
     if failures:
         typer.echo("\n" + failures_table(runs))
+        formats = edit_format_table(runs)
+        if formats is not None:
+            typer.echo("\n" + formats)
     if plot:
         _plot(runs, plot)
 

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from model_runtime.edits import SEPARATOR, EditApplyError, EditFormatError, parse_sequence, resolve
+from model_runtime.edits import SEPARATOR, resolve
 from model_runtime.repair import resolve_repairing
 
 MODES = ("lintseq", "baseline", "completion", "code")
@@ -143,17 +143,6 @@ def solution_program(problem: Problem, mode: str, generated: str, *, repair: boo
     if mode == "code":  # the prompt opened the code block: the program ends at its closing fence
         return sanitize(generated.split(FENCE, 1)[0].strip("\n"))
     return unfence(generated).strip("\n")
-
-
-def well_formed(generated: str) -> bool:
-    """Whether a lintseq-mode generation is a well-formed edit sequence: at least one edit, every hunk an insertion
-    that reads strictly and applies in order from the empty file (what the lenient ``resolve`` would not skip)."""
-    try:
-        sequence = parse_sequence(SEPARATOR + generated, strict=True)
-        sequence.states()  # applies every edit in order; raises on one that deletes or points past the end
-    except (EditFormatError, EditApplyError):
-        return False
-    return bool(sequence.edits)
 
 
 _KEPT_STATEMENTS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign,

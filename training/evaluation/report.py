@@ -6,6 +6,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from training.evaluation.edit_format import CLASSES as EDIT_FORMAT_CLASSES
+from training.evaluation.edit_format import edit_format_class
 from training.evaluation.results import Summary, read_records, summarise
 
 
@@ -97,7 +99,25 @@ def failures_table(runs: Mapping[str, Sequence[dict]]) -> str:
         label: Counter(failure_class(s) for r in records for s in r.get("samples", []))
         for label, records in runs.items()
     }
-    classes = sorted({c for row in counts.values() for c in row}, key=_class_order)
+    return _share_table(counts, sorted({c for row in counts.values() for c in row}, key=_class_order))
+
+
+def edit_format_table(runs: Mapping[str, Sequence[dict]]) -> str | None:
+    """A Markdown table of why the lintseq-mode runs' samples are (not) well-formed edit sequences, in percent of
+    each run's samples (``training.evaluation.edit_format``); None when no run is in lintseq mode."""
+    counts = {
+        label: Counter(
+            edit_format_class(s["raw"]) for r in records for s in r.get("samples", []) if "raw" in s
+        )
+        for label, records in runs.items()
+        if any(r.get("config", {}).get("mode") == "lintseq" for r in records)
+    }
+    if not counts:
+        return None
+    return _share_table(counts, [c for c in EDIT_FORMAT_CLASSES if any(row[c] for row in counts.values())])
+
+
+def _share_table(counts: Mapping[str, Counter], classes: Sequence[str]) -> str:
     lines = ["| run | samples | " + " | ".join(classes) + " |", "|" + "---|" * (len(classes) + 2)]
     for label, row in counts.items():
         total = sum(row.values())

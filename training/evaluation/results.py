@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.evaluation.humaneval import well_formed
+from training.evaluation.edit_format import well_formed
 from training.evaluation.passk import DEFAULT_KS, mean_pass_at_k
 
 
