@@ -39,7 +39,7 @@ DEFAULT_MODEL = "qwen2.5-coder-0.5b-instruct"  # a registry name (`editseq model
 CONFIGS = ("hf", "hf-lookup", "fp32", "fp32-lookup", "int8", "int8-lookup")
 # Ablations of the exact verification pass (model_runtime.verify_pass), not run by default: int8 verification with
 # the int8 kernel but attention over all rows at once as transformers runs it, and with neither (rows past
-# quantize.SMALL_ROWS through the dequantised fp32 matmul).
+# a layer's small_rows through the bf16 or dequantised fp32 matmul).
 ABLATIONS = ("int8-lookup-batched-attention", "int8-lookup-no-exact-pass")
 STRATEGIES = ("rewrite", "rewrite-strategy", "continue", "fim")
 DRAFT_MODEL_CONFIGS = ("int8-draft", "int8-lookup-draft")  # need --draft-model

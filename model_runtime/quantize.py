@@ -7,7 +7,9 @@ weights with a bf16 scale. Matmuls of a few rows (decode steps, k candidates) ru
 same dequantised weights through oneDNN where the CPU computes in bf16 natively (AMX/AVX512-bf16). A CPU without
 native bf16 (AVX2 only, such as the 2-core AMD EPYC this project is built on) would emulate that GEMM about 7x slower
 than fp32, so there the weights are dequantised to fp32 per call instead (no resident copy; the prompt of a
-0.5B model prefills at fp32 speed). Everything else
+0.5B model prefills at fp32 speed). Dequantising costs a whole pass over the weights, so on such a CPU the int8
+kernel keeps matmuls of up to ``SMALL_ROWS_WITHOUT_BF16`` rows (a batch of sampled answers decoding together).
+Everything else
 (embeddings, norms, attention, the residual stream, the logits) stays in the model's dtype, so a Linear's only
 changes are its rounded weights and its bf16 input and output.
 
@@ -23,6 +25,10 @@ QUANTIZE_MODES = ("none", "int8")
 # Up to this many rows the int8 kernel is faster than bf16 on a Sapphire Rapids core (4 rows: 1.1-1.6x); above it
 # oneDNN's bf16 GEMM wins (8 rows: 1.5-1.9x, a 300-token prompt: 3-15x).
 SMALL_ROWS = 4
+# Without native bf16 the other path dequantises the weights to fp32 on every call: on an AVX2 AMD EPYC core the
+# int8 kernel stays faster up to about 32 rows (10 rows: 2.5-3.3 ms against 10 ms for a 896 x 4864 layer; 64 rows:
+# even). Measured with benchmarks/int8_rows.py.
+SMALL_ROWS_WITHOUT_BF16 = 32
 
 
 def _module_class():
@@ -31,7 +37,8 @@ def _module_class():
     class Int8Linear(torch.nn.Module):
         """A Linear whose weight is int8 per output channel (scale in bf16); see the module docstring."""
 
-        # Matmuls of up to this many rows take the int8 kernel; ``kernel_rows`` raises it for a while.
+        # Matmuls of up to this many rows take the int8 kernel (set per CPU in __init__); ``kernel_rows`` raises it
+        # for a while.
         small_rows: int = SMALL_ROWS
 
         def __init__(self, linear: torch.nn.Linear):
@@ -45,6 +52,7 @@ def _module_class():
             self.register_buffer("weight_int8", quantised.contiguous())
             self.register_buffer("scales", scales)
             self.native_bf16 = native_bf16()
+            self.small_rows = SMALL_ROWS if self.native_bf16 else SMALL_ROWS_WITHOUT_BF16
             if self.native_bf16:
                 self.register_buffer(
                     "weight_bf16", (quantised.float() * scales.float()[:, None]).to(torch.bfloat16)
@@ -87,16 +95,17 @@ def kernel_rows(model, rows: int) -> Iterator[None]:
 
     The kernel computes each row alone (its result for a row does not depend on the other rows: checked on AVX2 for
     1-16 rows), so a pass over a few draft tokens gives bit for bit the rows of one-token decoding steps, which the
-    bf16 or dequantised fp32 matmul above ``SMALL_ROWS`` does not. Callers hold the model's lock.
+    bf16 or dequantised fp32 matmul above a layer's ``small_rows`` does not. Callers hold the model's lock.
     """
     layers = [module for module in model.modules() if isinstance(module, int8_linear_class())]
+    before = [layer.small_rows for layer in layers]
     for layer in layers:
-        layer.small_rows = max(rows, SMALL_ROWS)
+        layer.small_rows = max(rows, layer.small_rows)
     try:
         yield
     finally:
-        for layer in layers:
-            del layer.small_rows  # back to the class default
+        for layer, small_rows in zip(layers, before, strict=True):
+            layer.small_rows = small_rows
 
 
 def native_bf16() -> bool:

@@ -3,7 +3,7 @@
 Speculative decoding (``model_runtime.speculation``) runs the last token and a draft through the model in one pass;
 its greedy output is the same as one-token decoding's only where each row's logits are. On a CPU two things make
 them differ: attention of several query rows runs as one masked kernel call where a one-token step runs an unmasked
-one, and an ``Int8Linear`` of more than ``SMALL_ROWS`` rows takes another matmul. ``exact_rows`` swaps both for one
+one, and an ``Int8Linear`` of more than its ``small_rows`` rows takes another matmul. ``exact_rows`` swaps both for one
 pass: attention runs row by row (each query against the keys up to its own position, unmasked, as a decoding step
 runs it), and int8 layers keep their int8 kernel, which computes each row alone. On Qwen2.5-Coder-0.5B int8 this
 makes a verification pass of 2-11 rows bit-equal to the decoding steps, and costs no more than the masked pass

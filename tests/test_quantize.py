@@ -6,7 +6,7 @@ import pytest
 
 from model_runtime.generation import generate
 from model_runtime.loading import QUANTIZE_ENV, ModelLoadError, load_model, resolve_quantize
-from model_runtime.quantize import SMALL_ROWS, int8_linear_class, quantize_int8
+from model_runtime.quantize import SMALL_ROWS, SMALL_ROWS_WITHOUT_BF16, int8_linear_class, quantize_int8
 from model_runtime.suggestions import suggest
 from tests.support.tiny_model import (
     KNOWN_EDITS,
@@ -27,7 +27,7 @@ def int8_model(tiny_model_dir):
     return loaded
 
 
-@pytest.mark.parametrize("rows", [1, SMALL_ROWS, SMALL_ROWS + 1, 300])
+@pytest.mark.parametrize("rows", [1, SMALL_ROWS, SMALL_ROWS + 1, SMALL_ROWS_WITHOUT_BF16 + 1, 300])
 def test_an_int8_linear_stays_within_a_percent_of_the_float_layer(rows):
     torch.manual_seed(0)
     linear = torch.nn.Linear(256, 96, bias=True)
@@ -42,10 +42,10 @@ def test_an_int8_linear_stays_within_a_percent_of_the_float_layer(rows):
 def test_few_and_many_rows_use_the_same_weights():
     torch.manual_seed(0)
     layer = int8_linear_class()(torch.nn.Linear(128, 64, bias=False))
-    x = torch.randn(SMALL_ROWS + 1, 128)
+    x = torch.randn(layer.small_rows + 1, 128)
     with torch.inference_mode():
         by_row = torch.cat([layer(row[None]) for row in x])  # int8 kernel, one row at a time
-        batched = layer(x)  # the bf16 copy of the dequantised weights
+        batched = layer(x)  # the bf16 copy of the dequantised weights, or (without native bf16) fp32 ones
     assert float((by_row - batched).norm() / batched.norm()) < 0.01
 
 
@@ -99,11 +99,23 @@ def test_kernel_rows_keeps_the_int8_kernel_for_more_rows_while_inside():
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(int8_linear_class()(torch.nn.Linear(128, 64, bias=False)))
-    x = torch.randn(SMALL_ROWS + 3, 128)
+    x = torch.randn(model[0].small_rows + 3, 128)
     with torch.inference_mode():
         by_row = torch.cat([model(row[None]) for row in x])
         with kernel_rows(model, len(x)):
             inside = model(x)
         outside = model(x)
     assert torch.equal(inside, by_row)  # the int8 kernel computes each row alone
-    assert not torch.equal(outside, by_row)  # past SMALL_ROWS another matmul rounds differently
+    assert not torch.equal(outside, by_row)  # past small_rows another matmul rounds differently
+
+
+def test_the_int8_kernel_takes_more_rows_where_the_other_path_dequantises_every_call(monkeypatch):
+    import model_runtime.quantize as quantize
+
+    layers = {}
+    for native in (True, False):
+        monkeypatch.setattr(quantize, "native_bf16", lambda native=native: native)
+        layers[native] = int8_linear_class()(torch.nn.Linear(128, 64, bias=False))
+    assert layers[True].small_rows == SMALL_ROWS
+    assert layers[False].small_rows == SMALL_ROWS_WITHOUT_BF16 > SMALL_ROWS
+    assert not hasattr(layers[False], "weight_bf16")  # no resident bf16 copy where bf16 is emulated

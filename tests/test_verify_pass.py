@@ -9,7 +9,7 @@ import pytest
 
 from model_runtime.kv_cache import growing_cache
 from model_runtime.loading import load_model
-from model_runtime.quantize import SMALL_ROWS, int8_linear_class
+from model_runtime.quantize import SMALL_ROWS_WITHOUT_BF16, int8_linear_class
 from model_runtime.verify_pass import exact_rows
 
 torch = pytest.importorskip("torch")
@@ -56,8 +56,10 @@ def test_an_fp32_pass_equals_one_token_steps_up_to_rounding(tiny_model_dir):
 def test_the_model_is_left_as_it_was(tiny_model_dir):
     model = load_model(tiny_model_dir, device="cpu", quantize="int8").model
     before = model.config._attn_implementation
-    with exact_rows(model, len(NEW), "cpu"):
+    layers = [m for m in model.modules() if isinstance(m, int8_linear_class())]
+    small_rows = [m.small_rows for m in layers]
+    with exact_rows(model, SMALL_ROWS_WITHOUT_BF16 + 1, "cpu"):
         assert model.config._attn_implementation != before
-        assert all(m.small_rows == len(NEW) for m in model.modules() if isinstance(m, int8_linear_class()))
+        assert all(m.small_rows == SMALL_ROWS_WITHOUT_BF16 + 1 for m in layers)
     assert model.config._attn_implementation == before
-    assert all(m.small_rows == SMALL_ROWS for m in model.modules() if isinstance(m, int8_linear_class()))
+    assert [m.small_rows for m in layers] == small_rows
