@@ -363,3 +363,14 @@ def test_the_committed_qwen_adapter_writes_the_separator_on_its_untied_base():
     text = _greedy_lintseq_answer(loaded, max_new_tokens=60)
     # The first adapter on this base never wrote <|diff|> (its output row was not trained): see docs/finetuning.md.
     assert text.startswith("@@ -0,0 +1") and DIFF_TOKEN in text, text
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="the CPU rule")
+def test_auto_precision_is_bf16_only_where_the_cpu_computes_it_natively(monkeypatch):
+    import model_runtime.quantize as quantize
+
+    for native, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(quantize, "native_bf16", lambda native=native: native)
+        assert finetune.resolve_precision("auto") == expected
+    assert finetune.resolve_precision("bf16") == "bf16"  # asked for explicitly: kept, emulated or not
+    assert finetune.resolve_precision("fp32") == "fp32"

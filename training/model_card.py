@@ -152,7 +152,7 @@ and the assistant turn is the LintSeq response, so an inference prompt is the ch
 | schedule | {config["schedule"]}, warm-up {config["warmup"]} of the steps |
 | batch | {config["rows"]} packed rows x {config["max_length"]} tokens x {config["grad_accum"]} accumulation = {config["rows"] * config["max_length"] * config["grad_accum"]} tokens per step |
 | epochs | {config["epochs"]} (the baseline twin gets the same number of optimizer steps) |
-| precision | {config["precision"]} (bf16 autocast on CPU) |
+| precision | {config["precision"]} (auto: bf16 autocast where the hardware computes bf16 natively, else fp32) |
 | seed | {config["seed"]} |
 
 Loss is on the response tokens only; examples are packed into rows with position ids restarting per example, so they

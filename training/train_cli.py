@@ -176,7 +176,11 @@ def train_command(
     eval_rows: int = typer.Option(32, help="Validation rows evaluated each time."),
     save_every: int = typer.Option(25),
     keep: int = typer.Option(3, help="Checkpoints kept."),
-    precision: str = typer.Option("auto", help="auto, bf16 or fp32 (bf16 autocast is ~1.7x faster on CPU)."),
+    precision: str = typer.Option(
+        "auto",
+        help="auto, bf16 or fp32. auto: bf16 autocast where the CPU computes bf16 natively (AVX512-bf16, AMX; "
+        "~1.7x fp32) or on a GPU, fp32 on a CPU that would emulate it (AVX2 only: several times slower).",
+    ),
     seed: int = typer.Option(0),
     threads: int = typer.Option(0, help="torch CPU threads (0: torch's default)."),
     resume: bool = typer.Option(
