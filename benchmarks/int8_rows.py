@@ -108,11 +108,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from model_runtime.quantize import SMALL_ROWS, SMALL_ROWS_WITHOUT_BF16, native_bf16
+    from model_runtime.quantize import default_small_rows, native_bf16
 
     torch.set_num_threads(args.threads)
     native = native_bf16()
-    chosen = SMALL_ROWS if native else SMALL_ROWS_WITHOUT_BF16
+    chosen = default_small_rows(native)
     print(f"native bf16: {native}; int8 kernel up to {chosen} rows; {args.threads} thread(s)")
     layers = layer_rows(native)
     print("| shape | rows | int8 kernel ms | dequantised fp32 ms | bf16 copy ms | path taken |")

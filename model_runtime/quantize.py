@@ -37,10 +37,6 @@ def _module_class():
     class Int8Linear(torch.nn.Module):
         """A Linear whose weight is int8 per output channel (scale in bf16); see the module docstring."""
 
-        # Matmuls of up to this many rows take the int8 kernel (set per CPU in __init__); ``kernel_rows`` raises it
-        # for a while.
-        small_rows: int = SMALL_ROWS
-
         def __init__(self, linear: torch.nn.Linear):
             super().__init__()
             weight = linear.weight.detach().float()
@@ -52,7 +48,8 @@ def _module_class():
             self.register_buffer("weight_int8", quantised.contiguous())
             self.register_buffer("scales", scales)
             self.native_bf16 = native_bf16()
-            self.small_rows = SMALL_ROWS if self.native_bf16 else SMALL_ROWS_WITHOUT_BF16
+            # Matmuls of up to this many rows take the int8 kernel; ``kernel_rows`` raises it for a while.
+            self.small_rows = default_small_rows(self.native_bf16)
             if self.native_bf16:
                 self.register_buffer(
                     "weight_bf16", (quantised.float() * scales.float()[:, None]).to(torch.bfloat16)
@@ -106,6 +103,11 @@ def kernel_rows(model, rows: int) -> Iterator[None]:
     finally:
         for layer, small_rows in zip(layers, before, strict=True):
             layer.small_rows = small_rows
+
+
+def default_small_rows(native: bool) -> int:
+    """Up to how many rows an ``Int8Linear`` takes the int8 kernel, on a CPU with or without native bf16."""
+    return SMALL_ROWS if native else SMALL_ROWS_WITHOUT_BF16
 
 
 def native_bf16() -> bool:
